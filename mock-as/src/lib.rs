@@ -1,0 +1,79 @@
+//! `mock-as`: a Descope-compatible mock OAuth 2.1 authorization server for testing MCP servers.
+//!
+//! It serves Descope's URL layout (discovery, JWKS, DCR, authorize, token, revoke, userinfo),
+//! signs Descope-shaped access tokens with test keys, and has a control API (`/_mock/`) that
+//! makes it misbehave on purpose: hostile tokens, key rotation, revocation, faults, clock shifts.
+//!
+//! # Layout
+//!
+//! - [`config`]: TOML configuration, the embedded default, validation naming file and field.
+//! - [`keys`]: signing keys from PEM, the JWKS, rotation and retirement.
+//! - [`tokens`]: Descope-shaped claims, minting, verification, the hostile-token catalogue.
+//! - [`store`]: in-memory state: users, clients, codes, sessions, refresh families, journal.
+//! - [`policy`]: allow-only Access Control Plane rules → decisions with reasons.
+//! - [`parse`]: scope strings, Basic credentials, forms, PKCE, `Bearer <pid>:<secret>`.
+//! - [`error`]: RFC 6749 and Descope error shapes, picked by path.
+//! - [`state`]: what every handler shares.
+//! - [`routes`]: one module per protocol surface, plus the `/_mock` control API.
+//!
+//! # Running in-process
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let config = mock_as::config::Config::embedded_default()?;
+//! let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(mock_as::serve(listener, config, None, async { let _ = rx.await; }));
+//! // ... talk to it ...
+//! let _ = tx.send(());
+//! server.await??;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod parse;
+pub mod policy;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod tokens;
+
+use std::future::Future;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// The application for a state (tests drive it with `tower::ServiceExt::oneshot`).
+pub fn app(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// The base URL for a bound listener: the configured one, else `http://<local addr>`.
+pub fn base_url_for(config: &Config, listener: &TcpListener) -> std::io::Result<String> {
+    if let Some(b) = &config.listen.base_url {
+        return Ok(b.clone());
+    }
+    let addr = listener.local_addr()?;
+    Ok(format!("http://{addr}"))
+}
+
+/// Serve on an already-bound listener until `shutdown` completes (the caller binds, so tests
+/// use port 0 and read the address back). `admin_token`, when set, protects `/_mock/`.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    admin_token: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let base = base_url_for(&config, &listener)?;
+    let state = AppState::new(config, base, admin_token)?;
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! Descope's Access Control Plane as `mock-as` models it: allow-only rules, least privilege,
+//! effective immediately (descope-api.md §11). One engine serves MCP Server Policies (which
+//! scopes a consent grants) and, later, Connections Policies (which connection tokens a user's
+//! access token may fetch): a request is a subject plus the thing asked for, and the answer is
+//! a [`Decision`] that says which rule allowed it or why nothing did.
+
+use serde::{Deserialize, Serialize};
+
+/// One allow rule. Every non-empty condition must hold; an empty list means "any".
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// A label shown in decisions and the journal.
+    #[serde(default)]
+    pub name: String,
+    /// What the rule allows: scope names, or `*` for all.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The subject must hold one of these roles (project-level or in any tenant).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The subject must be one of these user ids.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// The request must come from one of these OAuth clients.
+    #[serde(default)]
+    pub clients: Vec<String>,
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// User id (`sub`), if a user is involved.
+    pub user: Option<&'a str>,
+    /// The user's project roles plus tenant roles.
+    pub roles: &'a [String],
+    /// The OAuth client, if any.
+    pub client: Option<&'a str>,
+}
+
+/// The answer for one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// Allowed or not.
+    pub allowed: bool,
+    /// Which rule allowed it, or why none did.
+    pub reason: String,
+}
+
+impl Rule {
+    fn label(&self, i: usize) -> String {
+        if self.name.is_empty() {
+            format!("rule #{}", i + 1)
+        } else {
+            format!("rule {:?}", self.name)
+        }
+    }
+
+    /// Why this rule does not apply to `subject` asking for `item`, or `None` if it allows it.
+    fn mismatch(&self, subject: &Subject<'_>, item: &str) -> Option<String> {
+        if !self.scopes.iter().any(|s| s == "*" || s == item) {
+            return Some(format!("does not cover {item:?}"));
+        }
+        if !self.roles.is_empty() && !self.roles.iter().any(|r| subject.roles.contains(r)) {
+            return Some(format!("requires one of the roles {:?}", self.roles));
+        }
+        if !self.users.is_empty()
+            && !subject
+                .user
+                .is_some_and(|u| self.users.iter().any(|x| x == u))
+        {
+            return Some(format!("is limited to the users {:?}", self.users));
+        }
+        if !self.clients.is_empty()
+            && !subject
+                .client
+                .is_some_and(|c| self.clients.iter().any(|x| x == c))
+        {
+            return Some(format!("is limited to the clients {:?}", self.clients));
+        }
+        None
+    }
+}
+
+/// Decide one item against allow-only `rules`. No rules at all means no policy: allowed.
+pub fn decide(rules: &[Rule], subject: &Subject<'_>, item: &str) -> Decision {
+    if rules.is_empty() {
+        return Decision {
+            allowed: true,
+            reason: "no policy configured".into(),
+        };
+    }
+    let mut why = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        match r.mismatch(subject, item) {
+            None => {
+                return Decision {
+                    allowed: true,
+                    reason: format!("allowed by {}", r.label(i)),
+                };
+            }
+            Some(m) if r.scopes.iter().any(|s| s == "*" || s == item) => {
+                why.push(format!("{} {m}", r.label(i)))
+            }
+            Some(_) => {}
+        }
+    }
+    let reason = if why.is_empty() {
+        format!("no rule allows {item:?} (allow-only policy)")
+    } else {
+        format!("{item:?} denied: {}", why.join("; "))
+    };
+    Decision {
+        allowed: false,
+        reason,
+    }
+}
+
+/// Split requested items into (granted, denied with reasons).
+pub fn filter(
+    rules: &[Rule],
+    subject: &Subject<'_>,
+    items: &[String],
+) -> (Vec<String>, Vec<(String, Decision)>) {
+    let mut granted = Vec::new();
+    let mut denied = Vec::new();
+    for it in items {
+        let d = decide(rules, subject, it);
+        if d.allowed {
+            granted.push(it.clone())
+        } else {
+            denied.push((it.clone(), d))
+        }
+    }
+    (granted, denied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Vec<Rule> {
+        vec![
+            Rule {
+                name: "everyone reads".into(),
+                scopes: vec!["read".into()],
+                ..Default::default()
+            },
+            Rule {
+                name: "admins".into(),
+                scopes: vec!["admin".into()],
+                roles: vec!["admin".into()],
+                ..Default::default()
+            },
+        ]
+    }
+
+    #[test]
+    fn allow_only_least_privilege() {
+        let roles = vec!["viewer".to_string()];
+        let s = Subject {
+            user: Some("U1"),
+            roles: &roles,
+            client: None,
+        };
+        assert!(decide(&rules(), &s, "read").allowed);
+        let d = decide(&rules(), &s, "admin");
+        assert!(!d.allowed);
+        assert!(d.reason.contains("admins"), "{}", d.reason);
+        let d = decide(&rules(), &s, "write");
+        assert!(!d.allowed && d.reason.contains("no rule"), "{}", d.reason);
+        let admin = vec!["admin".to_string()];
+        let s = Subject {
+            user: Some("U1"),
+            roles: &admin,
+            client: None,
+        };
+        assert!(decide(&rules(), &s, "admin").allowed);
+        assert!(decide(&[], &s, "anything").allowed);
+    }
+}

@@ -1,0 +1,434 @@
+//! The authorization endpoint (RFC 6749 §4.1.1-§4.1.2.1, OAuth 2.1, RFC 7636 PKCE S256 only,
+//! RFC 8707 `resource`, RFC 9207 `iss` in the response) with headless consent for CI: the
+//! consenting user is `login_hint` (user id or login id) or the project's default user, and the
+//! server's consent policy filters the granted scopes.
+//!
+//! Errors about the client or the redirect URI are answered directly (400 JSON) and never
+//! redirected (§4.1.2.1); every other error is redirected to the validated redirect URI.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::config::{
+    ClientConfig, ClientType, McpServer, STANDARD_SCOPES, check_redirect_uri, is_loopback_host,
+};
+use crate::error::OAuthError;
+use crate::parse::{Params, check_challenge, parse_scope};
+use crate::policy::{Subject, filter};
+use crate::routes::token::{client_may_request, default_scopes, names_server, read_params};
+use crate::state::AppState;
+use crate::store::{AuthCode, Client, ClientOrigin};
+use crate::tokens::random_id;
+
+const REPEATABLE: &[&str] = &["resource"];
+
+/// `GET /oauth2/v1/apps/agentic/{pid}/{sid}/authorize`.
+pub async fn get_agentic(
+    State(st): State<AppState>,
+    Path((pid, sid)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    match Params::parse(q.unwrap_or_default().as_bytes(), REPEATABLE) {
+        Ok(p) => authorize(st, Some((pid, sid)), p).await,
+        Err(e) => OAuthError::invalid_request(e.to_string()).into_response(),
+    }
+}
+
+/// `POST /oauth2/v1/apps/agentic/{pid}/{sid}/authorize` (form body).
+pub async fn post_agentic(
+    State(st): State<AppState>,
+    Path((pid, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match read_params(&headers, &body, REPEATABLE) {
+        Ok(p) => authorize(st, Some((pid, sid)), p).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /oauth2/v1/apps/authorize?project_id=..&mcp_server_id=..`.
+pub async fn get_generic(State(st): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    match Params::parse(q.unwrap_or_default().as_bytes(), REPEATABLE) {
+        Ok(p) => authorize(st, None, p).await,
+        Err(e) => OAuthError::invalid_request(e.to_string()).into_response(),
+    }
+}
+
+/// `POST /oauth2/v1/apps/authorize`.
+pub async fn post_generic(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match read_params(&headers, &body, REPEATABLE) {
+        Ok(p) => authorize(st, None, p).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn authorize(st: AppState, path: Option<(String, String)>, p: Params) -> Response {
+    // 1. Which server. Errors here are direct: no redirect URI is trusted yet.
+    let (pid, sid) = match path {
+        Some(ps) => ps,
+        None => match (p.get("project_id"), p.get("mcp_server_id")) {
+            (Some(pid), Some(sid)) => (pid.to_string(), sid.to_string()),
+            _ => {
+                return OAuthError::invalid_request(
+                    "project_id and mcp_server_id are required on /oauth2/v1/apps/authorize",
+                )
+                .into_response();
+            }
+        },
+    };
+    let Some(server) = (pid == st.pid()).then(|| st.server(&sid)).flatten() else {
+        return OAuthError::invalid_request(format!("no MCP server {sid:?} in project {pid:?}"))
+            .with_status(StatusCode::NOT_FOUND)
+            .into_response();
+    };
+    // 2. The client and its redirect URI.
+    let Some(client_id) = p.get("client_id") else {
+        return OAuthError::invalid_request("client_id is required").into_response();
+    };
+    let client = match find_or_fetch_client(&st, server, client_id).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    if !client.serves(&sid) {
+        return OAuthError::new(
+            "unauthorized_client",
+            format!("client {client_id:?} is not registered for MCP server {sid:?}"),
+        )
+        .into_response();
+    }
+    let Some(redirect_uri) = p.get("redirect_uri") else {
+        return OAuthError::invalid_request("redirect_uri is required").into_response();
+    };
+    if !client.cfg.redirect_uris.iter().any(|r| r == redirect_uri) {
+        return OAuthError::invalid_request(format!(
+            "redirect_uri {redirect_uri:?} is not registered for client {client_id:?} (exact match required); not redirecting"
+        ))
+        .into_response();
+    }
+    let issuer = st.issuer(&sid);
+    let state_param = p.get("state").map(str::to_string);
+    let fail = |error: &str, description: String| {
+        redirect_error(
+            redirect_uri,
+            error,
+            &description,
+            state_param.as_deref(),
+            &issuer,
+        )
+    };
+
+    // 3. Everything else is reported to the client through the redirect.
+    match p.get("response_type") {
+        Some("code") => {}
+        Some(other) => {
+            return fail(
+                "unsupported_response_type",
+                format!("response_type {other:?} is not supported; use code"),
+            );
+        }
+        None => return fail("invalid_request", "response_type is required".into()),
+    }
+    if !client
+        .cfg
+        .grant_types
+        .iter()
+        .any(|g| g == "authorization_code")
+    {
+        return fail(
+            "unauthorized_client",
+            format!("client {client_id:?} may not use the authorization_code grant"),
+        );
+    }
+    let Some(challenge) = p.get("code_challenge") else {
+        return fail(
+            "invalid_request",
+            "code_challenge is required: PKCE with S256 is mandatory".into(),
+        );
+    };
+    match p.get("code_challenge_method") {
+        Some("S256") => {}
+        Some(m) => {
+            return fail(
+                "invalid_request",
+                format!("code_challenge_method {m:?} is not supported; only S256"),
+            );
+        }
+        None => {
+            return fail(
+                "invalid_request",
+                "code_challenge_method is required and must be S256 (plain is not accepted)".into(),
+            );
+        }
+    }
+    if let Err(e) = check_challenge(challenge) {
+        return fail("invalid_request", e.to_string());
+    }
+    let requested = match p.get("scope") {
+        Some(s) => match parse_scope(s) {
+            Ok(v) => v,
+            Err(e) => return fail("invalid_scope", e.to_string()),
+        },
+        None => default_scopes(&client, server),
+    };
+    if let Some(bad) = requested
+        .iter()
+        .find(|s| !client_may_request(&client, server, s))
+    {
+        return fail(
+            "invalid_scope",
+            format!("scope {bad:?} is not available to client {client_id:?} at MCP server {sid:?}"),
+        );
+    }
+    let resources = p.all("resource").to_vec();
+    if let Some(bad) = resources.iter().find(|r| !names_server(server, r)) {
+        return fail(
+            "invalid_target",
+            format!(
+                "resource {bad:?} does not name MCP server {sid:?} ({})",
+                server.url
+            ),
+        );
+    }
+    if resources.is_empty() && server.require_resource {
+        return fail(
+            "invalid_target",
+            format!("resource is required by MCP server {sid:?} (RFC 8707)"),
+        );
+    }
+    // 4. Headless consent.
+    let hint = p
+        .get("login_hint")
+        .or(p.get("loginHint"))
+        .map(str::to_string)
+        .or_else(|| st.config.project.default_user.clone());
+    let Some(hint) = hint else {
+        return fail(
+            "access_denied",
+            "no login_hint and no project.default_user: nobody can consent".into(),
+        );
+    };
+    let Some(user) = st.store().find_user(&hint).cloned() else {
+        return fail(
+            "access_denied",
+            format!("no user with id or login id {hint:?}"),
+        );
+    };
+    let tenant = p.get("tenant").map(str::to_string);
+    if let Some(t) = &tenant
+        && !user.tenants.iter().any(|m| &m.id == t)
+    {
+        return fail(
+            "access_denied",
+            format!("user {:?} is not a member of tenant {t:?}", user.id),
+        );
+    }
+    let granted = consent(server, &user, client_id, &requested);
+    let now = st.now();
+    let code = random_id();
+    {
+        let mut store = st.store();
+        let session = store.new_session(Some(&user.id), client_id, &sid, now);
+        store.codes.insert(
+            code.clone(),
+            AuthCode {
+                client_id: client_id.to_string(),
+                server_id: sid.clone(),
+                redirect_uri: redirect_uri.to_string(),
+                challenge: challenge.to_string(),
+                resources,
+                scopes: granted,
+                user_id: user.id.clone(),
+                tenant,
+                session_id: session,
+                expires_at: now + server.code_ttl as i64,
+                used: false,
+            },
+        );
+    }
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = state_param.as_deref() {
+        params.push(("state", s));
+    }
+    params.push(("iss", &issuer));
+    redirect(redirect_uri, &params)
+}
+
+/// The MCP Server Policy: standard scopes pass; the rest must be allowed by a rule.
+/// Denied scopes are dropped silently, as Descope does (descope-api.md §11).
+fn consent(
+    server: &McpServer,
+    user: &crate::config::User,
+    client_id: &str,
+    requested: &[String],
+) -> Vec<String> {
+    let mut roles = user.roles.clone();
+    roles.extend(user.tenants.iter().flat_map(|t| t.roles.iter().cloned()));
+    let subject = Subject {
+        user: Some(&user.id),
+        roles: &roles,
+        client: Some(client_id),
+    };
+    let (policed, standard): (Vec<String>, Vec<String>) = requested
+        .iter()
+        .cloned()
+        .partition(|s| !STANDARD_SCOPES.contains(&s.as_str()));
+    let (mut granted, _denied) = filter(&server.consent_policy, &subject, &policed);
+    granted.extend(standard);
+    requested
+        .iter()
+        .filter(|s| granted.contains(s))
+        .cloned()
+        .collect()
+}
+
+fn redirect(uri: &str, params: &[(&str, &str)]) -> Response {
+    let Ok(mut u) = url::Url::parse(uri) else {
+        return OAuthError::invalid_request("redirect_uri does not parse").into_response();
+    };
+    {
+        let mut q = u.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, u.to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+    )
+        .into_response()
+}
+
+fn redirect_error(
+    uri: &str,
+    error: &str,
+    description: &str,
+    state: Option<&str>,
+    issuer: &str,
+) -> Response {
+    let mut params = vec![("error", error), ("error_description", description)];
+    if let Some(s) = state {
+        params.push(("state", s));
+    }
+    params.push(("iss", issuer));
+    let mut r = redirect(uri, &params);
+    r.extensions_mut()
+        .insert(crate::error::OutcomeCode(error.to_string()));
+    r
+}
+
+/// A registered client, or (CIMD enabled, URL-shaped id) one fetched from its metadata document.
+async fn find_or_fetch_client(
+    st: &AppState,
+    server: &McpServer,
+    client_id: &str,
+) -> Result<Client, OAuthError> {
+    if let Some(c) = st.store().clients.get(client_id) {
+        return Ok(c.clone());
+    }
+    let is_url = client_id.starts_with("https://") || client_id.starts_with("http://");
+    if !(server.cimd && is_url) {
+        return Err(OAuthError::invalid_request(format!(
+            "unknown client_id {client_id:?}; not redirecting"
+        )));
+    }
+    let c = fetch_cimd(st, server, client_id).await?;
+    st.store().clients.insert(client_id.to_string(), c.clone());
+    Ok(c)
+}
+
+/// Client ID metadata document: the `client_id` URL is fetched (https, or http on loopback);
+/// the document's `client_id` must equal the URL; its `redirect_uris` are honoured.
+pub async fn fetch_cimd(
+    st: &AppState,
+    server: &McpServer,
+    url: &str,
+) -> Result<Client, OAuthError> {
+    let bad = |m: String| {
+        OAuthError::invalid_request(format!(
+            "client metadata document {url:?}: {m}; not redirecting"
+        ))
+    };
+    let u = url::Url::parse(url).map_err(|e| bad(format!("not a URL: {e}")))?;
+    if u.scheme() == "http" && !is_loopback_host(&u) {
+        return Err(bad(
+            "must be https (http is allowed on loopback only)".into()
+        ));
+    }
+    if u.fragment().is_some() || u.path() == "/" || u.path().is_empty() {
+        return Err(bad("must have a path and no fragment".into()));
+    }
+    let resp = st
+        .http
+        .get(u.clone())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| bad(format!("fetch failed: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(bad(format!("fetch answered {}", resp.status())));
+    }
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| bad(format!("read failed: {e}")))?;
+    if bytes.len() > 5 * 1024 {
+        return Err(bad("larger than 5 KiB".into()));
+    }
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    if doc.get("client_id").and_then(Value::as_str) != Some(url) {
+        return Err(bad("its client_id does not equal the document URL".into()));
+    }
+    let redirect_uris: Vec<String> = doc
+        .get("redirect_uris")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if redirect_uris.is_empty() {
+        return Err(bad("redirect_uris is missing or empty".into()));
+    }
+    for r in &redirect_uris {
+        check_redirect_uri(r).map_err(bad)?;
+    }
+    match doc
+        .get("token_endpoint_auth_method")
+        .and_then(Value::as_str)
+    {
+        None | Some("none") => {}
+        Some(m) => {
+            return Err(bad(format!(
+                "token_endpoint_auth_method {m:?} is not supported for CIMD clients (use none)"
+            )));
+        }
+    }
+    Ok(Client {
+        cfg: ClientConfig {
+            id: url.to_string(),
+            name: doc
+                .get("client_name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            kind: ClientType::Public,
+            secret: None,
+            redirect_uris,
+            scopes: Vec::new(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            servers: vec![server.id.clone()],
+        },
+        token_endpoint_auth_method: "none".into(),
+        origin: ClientOrigin::Cimd,
+        issued_at: st.now(),
+    })
+}

@@ -1,0 +1,582 @@
+//! The control API under `/_mock/` — mock-only, never part of Descope. Tests use it to create
+//! users and clients, mint (hostile) tokens, revoke, rotate keys, arm faults, read the journal,
+//! shift the clock and reset. Unauthenticated on loopback; with `--admin-token` every call needs
+//! `Authorization: Bearer <admin token>`. Every call is documented with an example in README.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::HashSet;
+
+use crate::config::{ClientConfig, ClientType, User, check_client, check_user};
+use crate::error::MockError;
+use crate::routes::token::{Issue, issue_access_token};
+use crate::state::{AppState, wall_millis};
+use crate::store::{Client, ClientOrigin, Fault};
+use crate::tokens::Flaw;
+use axum::Json;
+
+/// The control routes, nested under `/_mock`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/info", get(info))
+        .route("/users", get(list_users).post(upsert_user))
+        .route("/users/{id}", get(get_user).delete(delete_user))
+        .route("/clients", get(list_clients).post(create_client))
+        .route("/tokens", post(mint))
+        .route("/flaws", get(flaws))
+        .route("/revoke", post(revoke))
+        .route("/keys", get(keys))
+        .route("/keys/rotate", post(rotate))
+        .route("/keys/retire", post(retire))
+        .route(
+            "/faults",
+            get(list_faults).post(arm_fault).delete(clear_faults),
+        )
+        .route("/faults/{id}", delete(delete_fault))
+        .route("/journal", get(journal).delete(clear_journal))
+        .route("/clock", get(clock).post(set_clock))
+        .route("/reset", post(reset))
+}
+
+type R = Result<Response, MockError>;
+
+fn ok(v: Value) -> R {
+    Ok(axum::Json(v).into_response())
+}
+
+/// `GET /_mock/info`: everything a test needs to find its way.
+async fn info(State(st): State<AppState>) -> R {
+    let servers: Vec<Value> = st
+        .config
+        .mcp_servers
+        .iter()
+        .map(|s| {
+            let iss = st.issuer(&s.id);
+            json!({"id": s.id, "name": s.name, "resource": s.url, "issuer": iss,
+                   "well_known": format!("{iss}/.well-known/openid-configuration"),
+                   "oauth_metadata": format!("{iss}/.well-known/oauth-authorization-server"),
+                   "scopes": s.scopes_supported(), "dcr": s.dcr, "cimd": s.cimd})
+        })
+        .collect();
+    let store = st.store();
+    ok(json!({
+        "project_id": st.pid(),
+        "base_url": st.base_url,
+        "jwks_uri": st.jwks_uri(),
+        "sdk_jwks_uri": format!("{}/v2/keys/{}", st.base_url, st.pid()),
+        "servers": servers,
+        "default_user": st.config.project.default_user,
+        "users": store.users.keys().collect::<Vec<_>>(),
+        "clients": store.clients.keys().collect::<Vec<_>>(),
+        "management_keys": st.config.management_keys.iter().map(|k| json!({"id": k.id, "secret": k.secret})).collect::<Vec<_>>(),
+    }))
+}
+
+async fn list_users(State(st): State<AppState>) -> R {
+    let users: Vec<User> = st.store().users.values().cloned().collect();
+    ok(json!({ "users": users }))
+}
+
+async fn get_user(State(st): State<AppState>, Path(id): Path<String>) -> R {
+    let u = st
+        .store()
+        .find_user(&id)
+        .cloned()
+        .ok_or_else(|| MockError::not_found("unknown_user", format!("no user {id:?}")))?;
+    ok(json!(u))
+}
+
+/// `POST /_mock/users`: create or replace a user (same fields as `[[users]]`).
+async fn upsert_user(State(st): State<AppState>, Json(u): Json<User>) -> R {
+    let tenants: HashSet<&str> = st.config.tenants.iter().map(|t| t.id.as_str()).collect();
+    check_user(&u, &tenants)
+        .map_err(|(f, m)| MockError::bad("invalid_user", format!("{f}: {m}")))?;
+    let mut store = st.store();
+    if store
+        .users
+        .values()
+        .any(|x| x.login_id == u.login_id && x.id != u.id)
+    {
+        return Err(MockError::bad(
+            "invalid_user",
+            format!("login_id: {:?} belongs to another user", u.login_id),
+        ));
+    }
+    let created = store.users.insert(u.id.clone(), u.clone()).is_none();
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(json!(u))).into_response())
+}
+
+async fn delete_user(State(st): State<AppState>, Path(id): Path<String>) -> R {
+    let mut store = st.store();
+    if store.users.remove(&id).is_none() {
+        return Err(MockError::not_found(
+            "unknown_user",
+            format!("no user {id:?}"),
+        ));
+    }
+    store.revoke_user(&id, "user deleted");
+    ok(json!({"deleted": id}))
+}
+
+async fn list_clients(State(st): State<AppState>) -> R {
+    let clients: Vec<Client> = st.store().clients.values().cloned().collect();
+    ok(json!({ "clients": clients }))
+}
+
+/// `POST /_mock/clients`: register a client directly (same fields as `[[clients]]`).
+async fn create_client(State(st): State<AppState>, Json(c): Json<ClientConfig>) -> R {
+    check_client(&c, &st.config.mcp_servers)
+        .map_err(|(f, m)| MockError::bad("invalid_client", format!("{f}: {m}")))?;
+    let mut store = st.store();
+    if store.clients.contains_key(&c.id) {
+        return Err(MockError::bad(
+            "invalid_client",
+            format!("id: client {:?} exists", c.id),
+        ));
+    }
+    let method = match c.kind {
+        ClientType::Public => "none",
+        ClientType::Confidential => "client_secret_basic",
+    };
+    let client = Client {
+        cfg: c,
+        token_endpoint_auth_method: method.into(),
+        origin: ClientOrigin::Control,
+        issued_at: st.now(),
+    };
+    store.clients.insert(client.cfg.id.clone(), client.clone());
+    Ok((StatusCode::CREATED, axum::Json(json!(client))).into_response())
+}
+
+/// `POST /_mock/tokens` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintRequest {
+    /// MCP server id; default: the first configured server.
+    #[serde(default)]
+    server: Option<String>,
+    /// User id or login id; absent = a client token (`sub` = client id).
+    #[serde(default)]
+    user: Option<String>,
+    /// Client id (need not be registered); default `mock-as-control`.
+    #[serde(default)]
+    client: Option<String>,
+    /// Scopes; default: every scope of the server.
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    /// RFC 8707 resource for `aud`; default the server's url.
+    #[serde(default)]
+    resource: Option<String>,
+    /// `dct`.
+    #[serde(default)]
+    tenant: Option<String>,
+    /// Lifetime in seconds; default the server's `access_token_ttl`.
+    #[serde(default)]
+    ttl: Option<i64>,
+    /// Claims merged last (override anything).
+    #[serde(default)]
+    claims: Option<Map<String, Value>>,
+    /// A hostile-token flaw from `GET /_mock/flaws`.
+    #[serde(default)]
+    flaw: Option<Flaw>,
+}
+
+async fn mint(State(st): State<AppState>, Json(m): Json<MintRequest>) -> R {
+    let server = match &m.server {
+        Some(s) => st.server(s).ok_or_else(|| {
+            MockError::bad("unknown_server", format!("server: no MCP server {s:?}"))
+        })?,
+        None => &st.config.mcp_servers[0],
+    };
+    let user = match &m.user {
+        Some(u) => Some(
+            st.store()
+                .find_user(u)
+                .cloned()
+                .ok_or_else(|| MockError::bad("unknown_user", format!("user: no user {u:?}")))?,
+        ),
+        None => None,
+    };
+    if let (Some(t), Some(u)) = (&m.tenant, &user)
+        && !u.tenants.iter().any(|x| &x.id == t)
+    {
+        return Err(MockError::bad(
+            "invalid_tenant",
+            format!("tenant: user {:?} is not a member of {t:?}", u.id),
+        ));
+    }
+    let client = m.client.clone().unwrap_or_else(|| "mock-as-control".into());
+    let scopes = m
+        .scopes
+        .clone()
+        .unwrap_or_else(|| server.scopes_supported());
+    let sub = user
+        .as_ref()
+        .map(|u| u.id.clone())
+        .unwrap_or_else(|| client.clone());
+    let (jwt, claims) = issue_access_token(
+        &st,
+        &Issue {
+            server,
+            sub: &sub,
+            client_id: &client,
+            scopes: &scopes,
+            resource: m.resource.as_deref(),
+            user: user.as_ref(),
+            tenant: m.tenant.as_deref(),
+            session: None,
+            ttl: m.ttl,
+            flaw: m.flaw,
+            extra: m.claims.as_ref(),
+        },
+    )
+    .map_err(|e| MockError {
+        status: e.status,
+        error: e.error,
+        message: e.description,
+    })?;
+    let header: Value = jwt
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, h).ok()
+        })
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    ok(
+        json!({"access_token": jwt, "header": header, "claims": claims, "flaw": m.flaw,
+              "flaw_description": m.flaw.map(Flaw::describe)}),
+    )
+}
+
+async fn flaws() -> R {
+    let list: Vec<Value> = Flaw::ALL
+        .iter()
+        .map(|f| json!({"flaw": f, "description": f.describe()}))
+        .collect();
+    ok(json!({ "flaws": list }))
+}
+
+/// `POST /_mock/revoke` body: exactly one of the fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeRequest {
+    /// An access token (JWT) or refresh token.
+    #[serde(default)]
+    token: Option<String>,
+    /// A `jti`.
+    #[serde(default)]
+    jti: Option<String>,
+    /// Every session and token of a user (id or login id).
+    #[serde(default)]
+    user: Option<String>,
+}
+
+async fn revoke(State(st): State<AppState>, Json(r): Json<RevokeRequest>) -> R {
+    let n = [r.token.is_some(), r.jti.is_some(), r.user.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    if n != 1 {
+        return Err(MockError::bad(
+            "invalid_request",
+            "send exactly one of token, jti, user",
+        ));
+    }
+    if let Some(u) = r.user {
+        let mut store = st.store();
+        let id = store
+            .find_user(&u)
+            .map(|x| x.id.clone())
+            .ok_or_else(|| MockError::bad("unknown_user", format!("user: no user {u:?}")))?;
+        let (sessions, tokens) = store.revoke_user(&id, "revoked through the control API");
+        return ok(json!({"revoked": {"user": id, "sessions": sessions, "tokens": tokens}}));
+    }
+    if let Some(j) = r.jti {
+        let exp = st.now() + 86400;
+        st.store().revoke_jti(&j, exp);
+        return ok(json!({"revoked": {"jti": j}}));
+    }
+    let token = r.token.unwrap_or_default();
+    let rt = st.store().refresh.get(&token).cloned();
+    if let Some(rt) = rt {
+        st.store()
+            .revoke_session(&rt.session_id, "revoked through the control API");
+        return ok(json!({"revoked": {"refresh_token_family": rt.session_id}}));
+    }
+    // Any JWT, valid or not: revoke its jti so introspection and connection fetches refuse it.
+    let claims: Map<String, Value> =
+        jsonwebtoken::dangerous::insecure_decode::<Map<String, Value>>(&token)
+            .map(|d| d.claims)
+            .map_err(|e| {
+                MockError::bad(
+                    "invalid_token",
+                    format!("token: neither a refresh token nor a JWT ({e})"),
+                )
+            })?;
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .ok_or_else(|| MockError::bad("invalid_token", "token: the JWT has no jti"))?;
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .unwrap_or(st.now() + 86400);
+    st.store().revoke_jti(jti, exp);
+    ok(json!({"revoked": {"jti": jti}}))
+}
+
+async fn keys(State(st): State<AppState>) -> R {
+    let k = st.keys();
+    ok(json!({"active": k.active().kid, "keys": k.list(), "jwks": k.jwks()}))
+}
+
+/// `POST /_mock/keys/rotate` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateRequest {
+    /// Generate a fresh RSA key even if a spare exists.
+    #[serde(default)]
+    generate: bool,
+    /// `kid` for a generated key; default `SKmockGen<random>`.
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+async fn rotate(State(st): State<AppState>, body: Option<Json<RotateRequest>>) -> R {
+    let req = body.map(|Json(b)| b).unwrap_or_default();
+    let need_new = req.generate || !st.keys().has_spare();
+    let generated = if need_new {
+        let kid = req
+            .kid
+            .clone()
+            .unwrap_or_else(|| format!("SKmockGen{}", &crate::tokens::random_id()[..10]));
+        if st.keys().contains(&kid) {
+            return Err(MockError::bad(
+                "invalid_kid",
+                format!("kid: {kid:?} is already in use"),
+            ));
+        }
+        // RSA generation takes a noticeable time: off the async executor.
+        let key = tokio::task::spawn_blocking(move || crate::keys::generate_rsa(&kid))
+            .await
+            .map_err(|e| MockError::bad("generation_failed", e.to_string()))?
+            .map_err(|e| MockError::bad("generation_failed", e))?;
+        Some(key)
+    } else {
+        None
+    };
+    let (old, new) = st
+        .keys_mut()
+        .rotate(generated)
+        .map_err(|e| MockError::bad("rotation_failed", e.to_string()))?;
+    let jwks = st.keys().jwks();
+    ok(json!({"previous": old, "active": new, "generated": need_new, "jwks": jwks}))
+}
+
+/// `POST /_mock/keys/retire` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetireRequest {
+    /// The key to remove from the JWKS.
+    kid: String,
+}
+
+async fn retire(State(st): State<AppState>, Json(r): Json<RetireRequest>) -> R {
+    st.keys_mut().retire(&r.kid).map_err(|e| match e {
+        crate::keys::KeyError::Unknown(_) => MockError::not_found("unknown_kid", e.to_string()),
+        _ => MockError::bad("retire_failed", e.to_string()),
+    })?;
+    let jwks = st.keys().jwks();
+    ok(json!({"retired": r.kid, "jwks": jwks}))
+}
+
+/// Named endpoints faults and journal filters accept.
+pub const ENDPOINTS: &[&str] = &[
+    "discovery",
+    "jwks",
+    "register",
+    "authorize",
+    "token",
+    "revoke",
+    "introspect",
+    "userinfo",
+    "license",
+    "connections",
+    "mgmt",
+    "upstream",
+    "oauth2",
+    "other",
+];
+
+async fn list_faults(State(st): State<AppState>) -> R {
+    let f = st.store().faults.clone();
+    ok(json!({ "faults": f }))
+}
+
+async fn arm_fault(State(st): State<AppState>, Json(mut f): Json<Fault>) -> R {
+    if f.endpoint.is_none() && f.path_prefix.is_none() {
+        return Err(MockError::bad(
+            "invalid_fault",
+            format!(
+                "send endpoint (one of {}) or path_prefix",
+                ENDPOINTS.join(", ")
+            ),
+        ));
+    }
+    if let Some(e) = &f.endpoint
+        && !ENDPOINTS.contains(&e.as_str())
+    {
+        return Err(MockError::bad(
+            "invalid_fault",
+            format!("endpoint: {e:?} is not one of {}", ENDPOINTS.join(", ")),
+        ));
+    }
+    if f.status.is_none() && f.delay_ms.is_none() {
+        return Err(MockError::bad(
+            "invalid_fault",
+            "send status, delay_ms or both",
+        ));
+    }
+    if let Some(s) = f.status
+        && !(200..=599).contains(&s)
+    {
+        return Err(MockError::bad(
+            "invalid_fault",
+            format!("status: {s} is not an HTTP status from 200 to 599"),
+        ));
+    }
+    if f.delay_ms.is_some_and(|d| d > 120_000) {
+        return Err(MockError::bad("invalid_fault", "delay_ms: at most 120000"));
+    }
+    if f.count == Some(0) {
+        return Err(MockError::bad(
+            "invalid_fault",
+            "count: at least 1 (omit it for until-cleared)",
+        ));
+    }
+    let mut store = st.store();
+    store.next_fault += 1;
+    f.id = store.next_fault;
+    store.faults.push(f.clone());
+    Ok((StatusCode::CREATED, axum::Json(json!(f))).into_response())
+}
+
+async fn clear_faults(State(st): State<AppState>) -> R {
+    let n = std::mem::take(&mut st.store().faults).len();
+    ok(json!({ "cleared": n }))
+}
+
+async fn delete_fault(State(st): State<AppState>, Path(id): Path<u64>) -> R {
+    let mut store = st.store();
+    let before = store.faults.len();
+    store.faults.retain(|f| f.id != id);
+    if store.faults.len() == before {
+        return Err(MockError::not_found(
+            "unknown_fault",
+            format!("no fault {id}"),
+        ));
+    }
+    ok(json!({ "cleared": 1 }))
+}
+
+/// `GET /_mock/journal` filters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JournalQuery {
+    /// Only this named endpoint.
+    #[serde(default)]
+    endpoint: Option<String>,
+    /// Only paths starting with this.
+    #[serde(default)]
+    path: Option<String>,
+    /// Only entries at or after this wall-clock time (ms since the epoch).
+    #[serde(default)]
+    since_ms: Option<u64>,
+    /// Only entries with a sequence number at or after this.
+    #[serde(default)]
+    since_seq: Option<u64>,
+    /// Only this credential mode.
+    #[serde(default)]
+    credential: Option<String>,
+    /// At most this many (the newest); default 1000.
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn journal(State(st): State<AppState>, Query(q): Query<JournalQuery>) -> R {
+    let store = st.store();
+    let mut entries: Vec<_> = store
+        .journal
+        .iter()
+        .filter(|e| q.endpoint.as_deref().is_none_or(|x| e.endpoint == x))
+        .filter(|e| q.path.as_deref().is_none_or(|p| e.path.starts_with(p)))
+        .filter(|e| q.since_ms.is_none_or(|t| e.time_ms >= t))
+        .filter(|e| q.since_seq.is_none_or(|s| e.seq >= s))
+        .filter(|e| q.credential.as_deref().is_none_or(|c| e.credential == c))
+        .cloned()
+        .collect();
+    let limit = q.limit.unwrap_or(1000);
+    if entries.len() > limit {
+        entries.drain(..entries.len() - limit);
+    }
+    ok(json!({"entries": entries, "next_seq": store.next_seq, "now_ms": wall_millis()}))
+}
+
+async fn clear_journal(State(st): State<AppState>) -> R {
+    let mut store = st.store();
+    let n = store.journal.len();
+    store.journal.clear();
+    ok(json!({ "cleared": n, "next_seq": store.next_seq }))
+}
+
+async fn clock(State(st): State<AppState>) -> R {
+    let offset = st.store().clock_offset;
+    ok(json!({"offset_secs": offset, "now": st.now()}))
+}
+
+/// `POST /_mock/clock` body: set or advance the offset.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockRequest {
+    /// Set the offset to this many seconds.
+    #[serde(default)]
+    offset_secs: Option<i64>,
+    /// Add this many seconds to the offset.
+    #[serde(default)]
+    advance_secs: Option<i64>,
+}
+
+async fn set_clock(State(st): State<AppState>, Json(c): Json<ClockRequest>) -> R {
+    let offset = {
+        let mut store = st.store();
+        match (c.offset_secs, c.advance_secs) {
+            (Some(o), None) => store.clock_offset = o,
+            (None, Some(a)) => store.clock_offset = store.clock_offset.saturating_add(a),
+            _ => {
+                return Err(MockError::bad(
+                    "invalid_clock",
+                    "send exactly one of offset_secs, advance_secs",
+                ));
+            }
+        }
+        store.clock_offset
+    };
+    ok(json!({"offset_secs": offset, "now": st.now()}))
+}
+
+async fn reset(State(st): State<AppState>) -> R {
+    st.reset()
+        .map_err(|e| MockError::bad("reset_failed", e.to_string()))?;
+    ok(json!({"reset": true}))
+}

@@ -1,0 +1,267 @@
+//! The HTTP surface: one module per protocol surface, assembled by [`router`], wrapped in one
+//! middleware ([`observe`]) that applies armed faults, guards the control API, turns framework
+//! rejections (404, 405, 413, bad JSON) into the path family's error shape and writes the journal.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::error::{OutcomeCode, shaped};
+use crate::parse::{parse_bearer, split_project_bearer};
+use crate::state::{AppState, wall_millis};
+use crate::store::JournalEntry;
+
+pub mod authorize;
+pub mod control;
+pub mod discovery;
+pub mod jwks;
+pub mod mgmt;
+pub mod register;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
+
+/// Request bodies larger than this get 413 (in the path family's shape).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A handler's note on which credential a request used, when the header alone does not say
+/// (`client_secret_post` lives in the body). Set as a response extension.
+#[derive(Debug, Clone)]
+pub struct Credential(pub &'static str);
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(discovery::routes())
+        .merge(jwks::routes())
+        .route(
+            "/v1/mgmt/mcp/client/{pid}/{sid}/register",
+            post(register::register),
+        )
+        .route(
+            "/oauth2/v1/apps/agentic/{pid}/{sid}/authorize",
+            get(authorize::get_agentic).post(authorize::post_agentic),
+        )
+        .route(
+            "/oauth2/v1/apps/authorize",
+            get(authorize::get_generic).post(authorize::post_generic),
+        )
+        .route(
+            "/oauth2/v1/apps/agentic/{pid}/{sid}/token",
+            post(token::agentic),
+        )
+        .route("/oauth2/v1/apps/token", post(token::generic))
+        .route("/oauth2/v1/apps/{pid}/revoke", post(revoke::revoke_project))
+        .route("/oauth2/v1/apps/revoke", post(revoke::revoke_generic))
+        .route(
+            "/oauth2/v1/apps/{pid}/introspect",
+            post(revoke::introspect_project),
+        )
+        .route(
+            "/oauth2/v1/apps/introspect",
+            post(revoke::introspect_generic),
+        )
+        .route(
+            "/oauth2/v1/apps/{pid}/userinfo",
+            get(userinfo::project).post(userinfo::project),
+        )
+        .route(
+            "/oauth2/v1/apps/userinfo",
+            get(userinfo::generic).post(userinfo::generic),
+        )
+        .route("/v1/mgmt/license", get(mgmt::license))
+        .nest("/_mock", control::routes())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    shaped(
+        &path,
+        StatusCode::NOT_FOUND,
+        &format!("no endpoint at {} {path}", req.method()),
+    )
+}
+
+/// The named endpoint a path belongs to: what faults and journal filters match on.
+pub fn endpoint_of(path: &str) -> &'static str {
+    if path.starts_with("/_mock/") || path == "/_mock" {
+        "control"
+    } else if path.ends_with("/.well-known/jwks.json") || path.starts_with("/v2/keys/") {
+        "jwks"
+    } else if path.contains("/.well-known/openid-configuration")
+        || path.contains("/.well-known/oauth-authorization-server")
+    {
+        "discovery"
+    } else if path.starts_with("/v1/mgmt/mcp/client/") && path.ends_with("/register") {
+        "register"
+    } else if path.starts_with("/oauth2/") {
+        match path.rsplit('/').next().unwrap_or_default() {
+            "authorize" => "authorize",
+            "token" => "token",
+            "revoke" => "revoke",
+            "introspect" => "introspect",
+            "userinfo" => "userinfo",
+            _ => "oauth2",
+        }
+    } else if path == "/v1/mgmt/license" {
+        "license"
+    } else if path.starts_with("/v1/mgmt/outbound/") {
+        "connections"
+    } else if path.starts_with("/v1/mgmt/") {
+        "mgmt"
+    } else if path.starts_with("/upstream/") {
+        "upstream"
+    } else {
+        "other"
+    }
+}
+
+/// Classify the Authorization header for the journal.
+fn credential_of(state: &AppState, headers: &HeaderMap) -> &'static str {
+    let Some(h) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return if headers.contains_key(header::AUTHORIZATION) {
+            "other"
+        } else {
+            "none"
+        };
+    };
+    if h.trim_start()
+        .get(..6)
+        .is_some_and(|s| s.eq_ignore_ascii_case("basic "))
+    {
+        return "basic";
+    }
+    let Ok(tok) = parse_bearer(h) else {
+        return "other";
+    };
+    let looks_jwt = |s: &str| s.matches('.').count() == 2;
+    match split_project_bearer(tok) {
+        (_, Some(secret)) if state.is_management_key(secret) => "bearer-management-key",
+        (_, Some(secret)) if looks_jwt(secret) => "bearer-project-jwt",
+        (_, Some(_)) => "bearer-project-other",
+        (t, None) if looks_jwt(t) => "bearer-jwt",
+        (t, None) if t == state.pid() => "bearer-project",
+        _ => "bearer-other",
+    }
+}
+
+/// Faults, admin gate, error reshaping and the journal, around every request.
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let endpoint = endpoint_of(&path);
+    let mut credential = credential_of(&state, req.headers());
+
+    if endpoint == "control" {
+        if let Some(admin) = &state.admin_token {
+            let ok = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|h| parse_bearer(h).ok())
+                .is_some_and(|t| t == admin);
+            if !ok {
+                return shaped(
+                    &path,
+                    StatusCode::UNAUTHORIZED,
+                    "the control API needs Authorization: Bearer <admin token> (--admin-token)",
+                );
+            }
+        }
+        // The control API is not journaled: the journal shows what the system under test did.
+        return reshape(&path, next.run(req).await).await;
+    }
+
+    let fault = state.store().take_fault(&method, &path, endpoint);
+    let resp = match fault {
+        Some(f) => {
+            if let Some(ms) = f.delay_ms {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            match f.status.and_then(|s| StatusCode::from_u16(s).ok()) {
+                Some(st) => {
+                    let mut r = shaped(
+                        &path,
+                        st,
+                        &format!("fault injected by the mock-as control API (fault {})", f.id),
+                    );
+                    r.extensions_mut().insert(OutcomeCode("fault".into()));
+                    r
+                }
+                None => next.run(req).await,
+            }
+        }
+        None => next.run(req).await,
+    };
+    let resp = reshape(&path, resp).await;
+    if let Some(c) = resp.extensions().get::<Credential>() {
+        credential = c.0;
+    }
+    let status = resp.status().as_u16();
+    let outcome = match resp.extensions().get::<OutcomeCode>() {
+        Some(c) => c.0.clone(),
+        None if status < 400 => "ok".into(),
+        None => format!("http_{status}"),
+    };
+    state.store().log(JournalEntry {
+        seq: 0,
+        time_ms: wall_millis(),
+        method,
+        path,
+        endpoint: endpoint.to_string(),
+        credential: credential.to_string(),
+        status,
+        outcome,
+    });
+    resp
+}
+
+/// Error responses that are not JSON (axum's own rejections) get the path family's shape,
+/// keeping axum's message as the description.
+async fn reshape(path: &str, resp: Response) -> Response {
+    let status = resp.status();
+    if status.as_u16() < 400 {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let bytes = axum::body::to_bytes(resp.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    let message = if text.is_empty() {
+        match status {
+            StatusCode::METHOD_NOT_ALLOWED => format!("method not allowed on {path}"),
+            _ => status.canonical_reason().unwrap_or("error").to_string(),
+        }
+    } else {
+        text
+    };
+    let mut r = shaped(path, status, &message);
+    if let Some(a) = allow {
+        r.headers_mut().insert(header::ALLOW, a);
+    }
+    r
+}
+
+/// An empty 200 JSON object (Descope SDKs parse every body).
+pub fn empty_json() -> Response {
+    (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
+}

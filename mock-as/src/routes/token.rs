@@ -1,0 +1,692 @@
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; OAuth 2.1 §4.3.1 refresh rotation;
+//! RFC 7636 §4.6 PKCE; RFC 8707 §2.2 resource), plus the request-reading and
+//! client-authentication helpers the revocation and introspection endpoints share.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::config::{ClientType, McpServer, STANDARD_SCOPES, User};
+use crate::error::{OAuthError, no_store};
+use crate::parse::{Params, check_verifier, parse_basic, parse_scope, s256};
+use crate::routes::Credential;
+use crate::state::AppState;
+use crate::store::{Client, RefreshToken};
+use crate::tokens::{ClaimsInput, Flaw, claims, random_id, sign};
+
+/// Read an OAuth request body: `application/x-www-form-urlencoded` (what clients send) or JSON
+/// (how Descope documents its token endpoint). Parameters may not repeat, except `repeatable`.
+pub fn read_params(
+    headers: &HeaderMap,
+    body: &[u8],
+    repeatable: &[&str],
+) -> Result<Params, OAuthError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        "application/x-www-form-urlencoded" | "" => {
+            Params::parse(body, repeatable).map_err(|e| OAuthError::invalid_request(e.to_string()))
+        }
+        "application/json" => {
+            let v: Value = serde_json::from_slice(body).map_err(|e| {
+                OAuthError::invalid_request(format!("the JSON body does not parse: {e}"))
+            })?;
+            Params::from_json(&v, repeatable).map_err(OAuthError::invalid_request)
+        }
+        other => Err(OAuthError::invalid_request(format!(
+            "Content-Type {other:?} is not supported; send application/x-www-form-urlencoded"
+        ))
+        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)),
+    }
+}
+
+/// A client that identified (and, if confidential, authenticated) itself.
+#[derive(Debug)]
+pub struct AuthedClient {
+    /// The client.
+    pub client: Client,
+    /// `none`, `client_secret_basic` or `client_secret_post`.
+    pub method: &'static str,
+}
+
+impl AuthedClient {
+    /// The journal's credential label.
+    pub fn credential(&self) -> Credential {
+        Credential(match self.method {
+            "client_secret_basic" => "basic",
+            "client_secret_post" => "client_secret_post",
+            _ => "client_id",
+        })
+    }
+}
+
+fn secrets_match(a: &str, b: &str) -> bool {
+    // Length-independent comparison: no early exit on the first differing byte.
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0)) as usize;
+    }
+    diff == 0
+}
+
+/// RFC 6749 §2.3 client authentication: Basic, or `client_id` + `client_secret` in the body,
+/// or (public clients) `client_id` alone. `require_auth` refuses public clients (introspection).
+pub fn authenticate(
+    st: &AppState,
+    headers: &HeaderMap,
+    p: &Params,
+    require_auth: bool,
+) -> Result<AuthedClient, OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            h.trim_start()
+                .get(..6)
+                .is_some_and(|s| s.eq_ignore_ascii_case("basic "))
+        });
+    let (id, secret, method) = if let Some(h) = basic {
+        let (id, secret) =
+            parse_basic(h).map_err(|e| OAuthError::invalid_client(e.to_string(), true))?;
+        if p.get("client_secret").is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method: Basic or client_secret in the body, not both",
+            ));
+        }
+        if p.get("client_id").is_some_and(|c| c != id) {
+            return Err(OAuthError::invalid_request(
+                "client_id in the body differs from the Basic credentials",
+            ));
+        }
+        (id, Some(secret), "client_secret_basic")
+    } else if let Some(secret) = p.get("client_secret") {
+        let id = p
+            .get("client_id")
+            .ok_or_else(|| OAuthError::invalid_request("client_secret without client_id"))?;
+        (
+            id.to_string(),
+            Some(secret.to_string()),
+            "client_secret_post",
+        )
+    } else if let Some(id) = p.get("client_id") {
+        (id.to_string(), None, "none")
+    } else {
+        return Err(OAuthError::invalid_client(
+            "no client authentication: send client_id (public clients) or credentials",
+            false,
+        ));
+    };
+    let is_basic = method == "client_secret_basic";
+    let client =
+        st.store().clients.get(&id).cloned().ok_or_else(|| {
+            OAuthError::invalid_client(format!("unknown client {id:?}"), is_basic)
+        })?;
+    match (client.cfg.kind, secret) {
+        (ClientType::Confidential, Some(s)) => {
+            if !secrets_match(client.cfg.secret.as_deref().unwrap_or_default(), &s) {
+                return Err(OAuthError::invalid_client(
+                    format!("wrong secret for client {id:?}"),
+                    is_basic,
+                ));
+            }
+        }
+        (ClientType::Confidential, None) => {
+            return Err(OAuthError::invalid_client(
+                format!("client {id:?} is confidential and must authenticate"),
+                false,
+            ));
+        }
+        (ClientType::Public, Some(_)) => {
+            return Err(OAuthError::invalid_client(
+                format!("client {id:?} is public and has no secret"),
+                is_basic,
+            ));
+        }
+        (ClientType::Public, None) if require_auth => {
+            return Err(OAuthError::invalid_client(
+                "this endpoint needs a confidential client's credentials",
+                false,
+            ));
+        }
+        (ClientType::Public, None) => {}
+    }
+    Ok(AuthedClient { client, method })
+}
+
+/// Whether `r` names the server (RFC 8707): URL-equal to its `url`.
+pub fn names_server(server: &McpServer, r: &str) -> bool {
+    match (url::Url::parse(r), url::Url::parse(&server.url)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Whether a client may ask this server for a scope.
+pub fn client_may_request(client: &Client, server: &McpServer, scope: &str) -> bool {
+    server.knows_scope(scope)
+        && (STANDARD_SCOPES.contains(&scope)
+            || client.cfg.scopes.is_empty()
+            || client.cfg.scopes.iter().any(|s| s == scope))
+}
+
+/// The scopes a client gets when it asks for none: every server scope it may request.
+pub fn default_scopes(client: &Client, server: &McpServer) -> Vec<String> {
+    server
+        .scopes_supported()
+        .into_iter()
+        .filter(|s| client_may_request(client, server, s))
+        .collect()
+}
+
+/// What to put in a token.
+#[derive(Debug)]
+pub struct Issue<'a> {
+    /// The server.
+    pub server: &'a McpServer,
+    /// `sub`.
+    pub sub: &'a str,
+    /// The client.
+    pub client_id: &'a str,
+    /// Scopes.
+    pub scopes: &'a [String],
+    /// RFC 8707 resource.
+    pub resource: Option<&'a str>,
+    /// The user.
+    pub user: Option<&'a User>,
+    /// `dct`.
+    pub tenant: Option<&'a str>,
+    /// The session to bind the token to.
+    pub session: Option<&'a str>,
+    /// Lifetime override.
+    pub ttl: Option<i64>,
+    /// A deliberate defect.
+    pub flaw: Option<Flaw>,
+    /// Claims merged last (control API).
+    pub extra: Option<&'a Map<String, Value>>,
+}
+
+/// Compose, sign and record an access token. Returns the JWT and its claims.
+pub fn issue_access_token(
+    st: &AppState,
+    i: &Issue<'_>,
+) -> Result<(String, Map<String, Value>), OAuthError> {
+    let now = st.now();
+    let input = ClaimsInput {
+        server: i.server,
+        issuer: st.issuer(&i.server.id),
+        project_id: st.pid(),
+        sub: i.sub,
+        client_id: i.client_id,
+        scopes: i.scopes,
+        resource: i.resource,
+        user: i.user,
+        tenant: i.tenant,
+        now,
+        ttl: i.ttl.unwrap_or(i.server.access_token_ttl as i64),
+    };
+    let mut c = claims(&input);
+    if let Some(flaw) = i.flaw {
+        let sibling = (flaw == Flaw::SiblingAud)
+            .then(|| st.config.mcp_servers.iter().find(|s| s.id != i.server.id))
+            .flatten()
+            .map(|sib| {
+                let sib_input = ClaimsInput {
+                    server: sib,
+                    issuer: st.issuer(&sib.id),
+                    resource: None,
+                    ..input
+                };
+                claims(&sib_input)
+            });
+        crate::tokens::apply_claim_flaw(&mut c, flaw, now, sibling);
+    }
+    if let Some(extra) = i.extra {
+        for (k, v) in extra {
+            c.insert(k.clone(), v.clone());
+        }
+    }
+    let jwt = sign(&st.keys(), &c, i.flaw).map_err(|e| {
+        OAuthError::new("server_error", format!("signing failed: {}", e.0))
+            .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+    })?;
+    let jti = c
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let exp = c.get("exp").and_then(Value::as_i64).unwrap_or(now + 3600);
+    st.store()
+        .record(&jti, i.session, i.user.map(|u| u.id.as_str()), exp, now);
+    Ok((jwt, c))
+}
+
+/// `POST /oauth2/v1/apps/agentic/{pid}/{sid}/token`.
+pub async fn agentic(
+    State(st): State<AppState>,
+    Path((pid, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if pid != st.pid() || st.server(&sid).is_none() {
+        return OAuthError::invalid_request(format!("no MCP server {sid:?} in project {pid:?}"))
+            .with_status(StatusCode::NOT_FOUND)
+            .into_response();
+    }
+    token(st, Some(sid), headers, body)
+}
+
+/// `POST /oauth2/v1/apps/token` (the server comes from the code, the refresh token or `mcp_server_id`).
+pub async fn generic(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    token(st, None, headers, body)
+}
+
+fn token(st: AppState, sid: Option<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let p = match read_params(&headers, &body, &[]) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let authed = match authenticate(&st, &headers, &p, false) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let cred = authed.credential();
+    let mut resp = match grant(&st, sid, &p, &authed) {
+        Ok(v) => (StatusCode::OK, no_store(), axum::Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    };
+    resp.extensions_mut().insert(cred);
+    resp
+}
+
+fn grant(
+    st: &AppState,
+    sid: Option<String>,
+    p: &Params,
+    authed: &AuthedClient,
+) -> Result<Value, OAuthError> {
+    if let Some(pid) = p.get("project_id")
+        && pid != st.pid()
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "project_id {pid:?} is not this project"
+        )));
+    }
+    let sid = match (sid, p.get("mcp_server_id")) {
+        (Some(s), Some(m)) if s != m => {
+            return Err(OAuthError::invalid_request(
+                "mcp_server_id differs from the server in the path",
+            ));
+        }
+        (Some(s), _) => Some(s),
+        (None, m) => m.map(str::to_string),
+    };
+    let gt = p
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    if !authed.client.cfg.grant_types.iter().any(|g| g == gt)
+        && crate::config::GRANT_TYPES.contains(&gt)
+    {
+        return Err(OAuthError::new(
+            "unauthorized_client",
+            format!(
+                "client {:?} may not use the {gt} grant",
+                authed.client.cfg.id
+            ),
+        ));
+    }
+    match gt {
+        "authorization_code" => code_grant(st, sid, p, authed),
+        "refresh_token" => refresh_grant(st, sid, p, authed),
+        "client_credentials" => client_credentials(st, sid, p, authed),
+        other => Err(OAuthError::new(
+            "unsupported_grant_type",
+            format!("grant_type {other:?} is not supported"),
+        )),
+    }
+}
+
+fn server_of<'a>(st: &'a AppState, sid: &str) -> Result<&'a McpServer, OAuthError> {
+    st.server(sid)
+        .ok_or_else(|| OAuthError::invalid_request(format!("unknown MCP server {sid:?}")))
+}
+
+/// The token request's `scope`, which may only narrow the grant (RFC 6749 §6).
+fn narrowed(p: &Params, granted: &[String]) -> Result<Vec<String>, OAuthError> {
+    match p.get("scope") {
+        None => Ok(granted.to_vec()),
+        Some(s) => {
+            let asked = parse_scope(s).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+            if let Some(extra) = asked.iter().find(|a| !granted.contains(a)) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope {extra:?} was not granted"
+                )));
+            }
+            Ok(asked)
+        }
+    }
+}
+
+fn token_response(access: String, scopes: &[String], ttl: u64, refresh: Option<String>) -> Value {
+    let mut v = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+        "scope": scopes.join(" "),
+    });
+    if let Some(r) = refresh {
+        v["refresh_token"] = json!(r);
+    }
+    v
+}
+
+fn code_grant(
+    st: &AppState,
+    sid: Option<String>,
+    p: &Params,
+    authed: &AuthedClient,
+) -> Result<Value, OAuthError> {
+    let code_value = p
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let now = st.now();
+    let code = {
+        let mut store = st.store();
+        let Some(code) = store.codes.get_mut(code_value) else {
+            return Err(OAuthError::invalid_grant("unknown authorization code"));
+        };
+        if code.client_id != authed.client.cfg.id {
+            return Err(OAuthError::invalid_grant(
+                "the code was issued to another client",
+            ));
+        }
+        if code.used {
+            let session = code.session_id.clone();
+            store.revoke_session(&session, "authorization code replayed");
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was already used; every token issued with it is now revoked (RFC 6749 §4.1.2)",
+            ));
+        }
+        code.used = true;
+        code.clone()
+    };
+    if sid.as_deref().is_some_and(|s| s != code.server_id) {
+        return Err(OAuthError::invalid_grant(
+            "the code was issued by another MCP server",
+        ));
+    }
+    if code.expires_at < now {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has expired",
+        ));
+    }
+    match p.get("redirect_uri") {
+        Some(r) if r == code.redirect_uri => {}
+        Some(_) => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri differs from the authorization request",
+            ));
+        }
+        None => {
+            return Err(OAuthError::invalid_request(
+                "redirect_uri is required: the authorization request had one",
+            ));
+        }
+    }
+    let verifier = p
+        .get("code_verifier")
+        .ok_or_else(|| OAuthError::invalid_request("code_verifier is required (PKCE)"))?;
+    check_verifier(verifier).map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
+    if s256(verifier) != code.challenge {
+        return Err(OAuthError::invalid_grant(
+            "PKCE verification failed: S256(code_verifier) does not match code_challenge",
+        ));
+    }
+    let server = server_of(st, &code.server_id)?;
+    let resource = match p.get("resource") {
+        Some(r) if code.resources.is_empty() && names_server(server, r) => Some(r.to_string()),
+        Some(r) if code.resources.iter().any(|c| c == r) => Some(r.to_string()),
+        Some(r) => {
+            return Err(OAuthError::new(
+                "invalid_target",
+                format!("resource {r:?} was not part of the authorization request"),
+            ));
+        }
+        None => code.resources.first().cloned(),
+    };
+    let scopes = narrowed(p, &code.scopes)?;
+    let user = st.store().users.get(&code.user_id).cloned();
+    let (access, _) = issue_access_token(
+        st,
+        &Issue {
+            server,
+            sub: &code.user_id,
+            client_id: &code.client_id,
+            scopes: &scopes,
+            resource: resource.as_deref(),
+            user: user.as_ref(),
+            tenant: code.tenant.as_deref(),
+            session: Some(&code.session_id),
+            ttl: None,
+            flaw: None,
+            extra: None,
+        },
+    )?;
+    let refresh = authed
+        .client
+        .cfg
+        .grant_types
+        .iter()
+        .any(|g| g == "refresh_token")
+        .then(|| {
+            let rt = random_id();
+            st.store().refresh.insert(
+                rt.clone(),
+                RefreshToken {
+                    session_id: code.session_id.clone(),
+                    client_id: code.client_id.clone(),
+                    server_id: code.server_id.clone(),
+                    scopes: code.scopes.clone(),
+                    resource: resource.clone(),
+                    user_id: code.user_id.clone(),
+                    tenant: code.tenant.clone(),
+                    expires_at: now + server.refresh_token_ttl as i64,
+                    used: false,
+                },
+            );
+            rt
+        });
+    Ok(token_response(
+        access,
+        &scopes,
+        server.access_token_ttl,
+        refresh,
+    ))
+}
+
+fn refresh_grant(
+    st: &AppState,
+    sid: Option<String>,
+    p: &Params,
+    authed: &AuthedClient,
+) -> Result<Value, OAuthError> {
+    let presented = p
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let now = st.now();
+    let rt = {
+        let mut store = st.store();
+        let Some(rt) = store.refresh.get_mut(presented) else {
+            return Err(OAuthError::invalid_grant(
+                "unknown, revoked or expired refresh token",
+            ));
+        };
+        if rt.client_id != authed.client.cfg.id {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was issued to another client",
+            ));
+        }
+        if rt.used {
+            let session = rt.session_id.clone();
+            store.revoke_session(&session, "refresh token reused");
+            return Err(OAuthError::invalid_grant(
+                "refresh token reuse detected: it was already rotated, so its whole family is now revoked (OAuth 2.1 §4.3.1)",
+            ));
+        }
+        if rt.expires_at < now {
+            return Err(OAuthError::invalid_grant("the refresh token has expired"));
+        }
+        rt.used = true;
+        let rt = rt.clone();
+        if store.sessions.get(&rt.session_id).is_none_or(|s| s.revoked) {
+            return Err(OAuthError::invalid_grant(
+                "the grant behind this refresh token was revoked",
+            ));
+        }
+        rt
+    };
+    if sid.as_deref().is_some_and(|s| s != rt.server_id) {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token belongs to another MCP server",
+        ));
+    }
+    let server = server_of(st, &rt.server_id)?;
+    if let Some(r) = p.get("resource") {
+        let same = match &rt.resource {
+            Some(g) => g == r,
+            None => names_server(server, r),
+        };
+        if !same {
+            return Err(OAuthError::new(
+                "invalid_target",
+                format!("resource {r:?} differs from the original grant"),
+            ));
+        }
+    }
+    let scopes = narrowed(p, &rt.scopes)?;
+    let user = st.store().users.get(&rt.user_id).cloned();
+    let (access, _) = issue_access_token(
+        st,
+        &Issue {
+            server,
+            sub: &rt.user_id,
+            client_id: &rt.client_id,
+            scopes: &scopes,
+            resource: rt.resource.as_deref(),
+            user: user.as_ref(),
+            tenant: rt.tenant.as_deref(),
+            session: Some(&rt.session_id),
+            ttl: None,
+            flaw: None,
+            extra: None,
+        },
+    )?;
+    let next = random_id();
+    st.store().refresh.insert(
+        next.clone(),
+        RefreshToken {
+            used: false,
+            expires_at: now + server.refresh_token_ttl as i64,
+            ..rt
+        },
+    );
+    Ok(token_response(
+        access,
+        &scopes,
+        server.access_token_ttl,
+        Some(next),
+    ))
+}
+
+fn client_credentials(
+    st: &AppState,
+    sid: Option<String>,
+    p: &Params,
+    authed: &AuthedClient,
+) -> Result<Value, OAuthError> {
+    if authed.client.cfg.kind != ClientType::Confidential {
+        return Err(OAuthError::new(
+            "unauthorized_client",
+            "client_credentials needs a confidential client",
+        ));
+    }
+    let sid = match sid {
+        Some(s) => s,
+        None => match authed.client.cfg.servers.as_slice() {
+            [only] => only.clone(),
+            _ if st.config.mcp_servers.len() == 1 => st.config.mcp_servers[0].id.clone(),
+            _ => {
+                return Err(OAuthError::invalid_request(
+                    "mcp_server_id is required on /oauth2/v1/apps/token for client_credentials",
+                ));
+            }
+        },
+    };
+    let server = server_of(st, &sid)?;
+    let client = &authed.client;
+    if !client.serves(&sid) {
+        return Err(OAuthError::new(
+            "unauthorized_client",
+            format!("client {:?} may not use MCP server {sid:?}", client.cfg.id),
+        ));
+    }
+    let scopes = match p.get("scope") {
+        None => default_scopes(client, server),
+        Some(s) => {
+            let asked = parse_scope(s).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+            if let Some(bad) = asked
+                .iter()
+                .find(|a| !client_may_request(client, server, a))
+            {
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope {bad:?} is not allowed for this client at this server"
+                )));
+            }
+            asked
+        }
+    };
+    let resource = p.get("resource");
+    if let Some(r) = resource
+        && !names_server(server, r)
+    {
+        return Err(OAuthError::new(
+            "invalid_target",
+            format!(
+                "resource {r:?} does not name MCP server {sid:?} ({})",
+                server.url
+            ),
+        ));
+    }
+    let (access, _) = issue_access_token(
+        st,
+        &Issue {
+            server,
+            sub: &client.cfg.id,
+            client_id: &client.cfg.id,
+            scopes: &scopes,
+            resource,
+            user: None,
+            tenant: None,
+            session: None,
+            ttl: None,
+            flaw: None,
+            extra: None,
+        },
+    )?;
+    Ok(token_response(
+        access,
+        &scopes,
+        server.access_token_ttl,
+        None,
+    ))
+}

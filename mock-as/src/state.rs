@@ -1,0 +1,141 @@
+//! The state every handler shares: immutable configuration and base URL, the key ring, the
+//! store, and the HTTP client used to fetch client ID metadata documents.
+
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::config::{Config, ConfigError, McpServer};
+use crate::keys::KeyRing;
+use crate::store::Store;
+
+/// Cheap to clone; handed to every handler.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] points to.
+#[derive(Debug)]
+pub struct Shared {
+    /// The validated configuration (immutable; runtime changes live in the store).
+    pub config: Config,
+    /// The advertised base URL, no trailing slash.
+    pub base_url: String,
+    /// Signing keys.
+    keys: RwLock<KeyRing>,
+    /// Mutable state.
+    store: Mutex<Store>,
+    /// When set, `/_mock/` requires `Authorization: Bearer <admin_token>`.
+    pub admin_token: Option<String>,
+    /// Client for CIMD fetches: short timeouts, no redirects.
+    pub http: reqwest::Client,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Build the state: loads the keys (no generation) and seeds the store.
+    pub fn new(
+        config: Config,
+        base_url: String,
+        admin_token: Option<String>,
+    ) -> Result<AppState, ConfigError> {
+        let keys = KeyRing::from_config(&config)?;
+        let store = Store::from_config(&config);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ConfigError {
+                file: config.source.clone(),
+                field: String::new(),
+                message: e.to_string(),
+            })?;
+        let base_url = base_url.trim_end_matches('/').to_string();
+        Ok(AppState(Arc::new(Shared {
+            config,
+            base_url,
+            keys: RwLock::new(keys),
+            store: Mutex::new(store),
+            admin_token,
+            http,
+        })))
+    }
+
+    /// Lock the store. A poisoned lock (a panic elsewhere) is recovered: the data is plain
+    /// maps with no invariant a half-finished write could break badly.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.0.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Read the keys.
+    pub fn keys(&self) -> RwLockReadGuard<'_, KeyRing> {
+        self.0.keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Change the keys.
+    pub fn keys_mut(&self) -> RwLockWriteGuard<'_, KeyRing> {
+        self.0.keys.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Back to the configured state: keys, users, clients, sessions, faults, journal, clock.
+    pub fn reset(&self) -> Result<(), ConfigError> {
+        let keys = KeyRing::from_config(&self.config)?;
+        *self.keys_mut() = keys;
+        *self.store() = Store::from_config(&self.config);
+        Ok(())
+    }
+
+    /// Mock time in epoch seconds: the wall clock plus the control API's offset.
+    pub fn now(&self) -> i64 {
+        let offset = self.store().clock_offset;
+        wall_secs() + offset
+    }
+
+    /// The project id.
+    pub fn pid(&self) -> &str {
+        &self.config.project.id
+    }
+
+    /// An MCP server of this project.
+    pub fn server(&self, sid: &str) -> Option<&McpServer> {
+        self.config.server(sid)
+    }
+
+    /// The agentic issuer of a server: `<base>/v1/apps/agentic/<pid>/<sid>` (descope-api.md §1).
+    pub fn issuer(&self, sid: &str) -> String {
+        format!("{}/v1/apps/agentic/{}/{}", self.base_url, self.pid(), sid)
+    }
+
+    /// The project's JWKS URL (discovery `jwks_uri`).
+    pub fn jwks_uri(&self) -> String {
+        format!("{}/{}/.well-known/jwks.json", self.base_url, self.pid())
+    }
+
+    /// Whether `secret` is one of the management keys.
+    pub fn is_management_key(&self, secret: &str) -> bool {
+        self.config
+            .management_keys
+            .iter()
+            .any(|k| k.secret == secret)
+    }
+}
+
+/// Wall-clock epoch seconds.
+pub fn wall_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Wall-clock epoch milliseconds.
+pub fn wall_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

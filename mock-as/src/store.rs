@@ -1,0 +1,394 @@
+//! In-memory state: users, clients, authorization codes, sessions (one per grant; a refresh
+//! family is a session), refresh tokens, revocations, armed faults, the clock offset and the
+//! bounded request journal. Expired entries are purged as new ones arrive, so memory stays flat.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use crate::config::{ClientConfig, ClientType, Config, User};
+
+/// How a client came to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientOrigin {
+    /// `[[clients]]` in the configuration.
+    Config,
+    /// RFC 7591 dynamic registration.
+    Dcr,
+    /// A client ID metadata document fetched from its URL.
+    Cimd,
+    /// `POST /_mock/clients`.
+    Control,
+}
+
+/// A registered client.
+#[derive(Debug, Clone, Serialize)]
+pub struct Client {
+    /// Its configuration (shared shape with `[[clients]]`).
+    #[serde(flatten)]
+    pub cfg: ClientConfig,
+    /// RFC 7591 `token_endpoint_auth_method`: `none`, `client_secret_basic` or `client_secret_post`.
+    pub token_endpoint_auth_method: String,
+    /// Where it came from.
+    pub origin: ClientOrigin,
+    /// RFC 7591 `client_id_issued_at`.
+    pub issued_at: i64,
+}
+
+impl Client {
+    /// Whether the client may obtain tokens for this server.
+    pub fn serves(&self, sid: &str) -> bool {
+        self.cfg.servers.is_empty() || self.cfg.servers.iter().any(|s| s == sid)
+    }
+}
+
+/// An authorization code (RFC 6749 §4.1.2), bound to everything the token request must repeat.
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The MCP server (issuer) it belongs to.
+    pub server_id: String,
+    /// The `redirect_uri` of the authorization request (must be repeated, RFC 6749 §4.1.3).
+    pub redirect_uri: String,
+    /// The S256 PKCE challenge.
+    pub challenge: String,
+    /// The RFC 8707 resources of the authorization request.
+    pub resources: Vec<String>,
+    /// Granted scopes (after the consent policy).
+    pub scopes: Vec<String>,
+    /// The consenting user.
+    pub user_id: String,
+    /// `dct` for the tokens, if a tenant was selected.
+    pub tenant: Option<String>,
+    /// The session (grant) the tokens will belong to.
+    pub session_id: String,
+    /// Expiry (mock time).
+    pub expires_at: i64,
+    /// Set on first exchange; a second exchange revokes the session (RFC 6749 §4.1.2).
+    pub used: bool,
+}
+
+/// One grant: a user's consent for a client at a server. A refresh-token family.
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    /// Session id.
+    pub id: String,
+    /// The user (none for control-minted client tokens).
+    pub user_id: Option<String>,
+    /// The client.
+    pub client_id: String,
+    /// The MCP server.
+    pub server_id: String,
+    /// Revoked sessions invalidate every token issued in them.
+    pub revoked: bool,
+    /// Why it was revoked.
+    pub revoked_reason: Option<String>,
+    /// Creation (mock time).
+    pub created: i64,
+}
+
+/// A refresh token (opaque).
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    /// The family = session.
+    pub session_id: String,
+    /// The client it belongs to.
+    pub client_id: String,
+    /// The server.
+    pub server_id: String,
+    /// Scopes of the grant.
+    pub scopes: Vec<String>,
+    /// The resource of the grant.
+    pub resource: Option<String>,
+    /// The user.
+    pub user_id: String,
+    /// `dct`.
+    pub tenant: Option<String>,
+    /// Expiry (mock time).
+    pub expires_at: i64,
+    /// Rotated away; presenting it again revokes the family (OAuth 2.1 §4.3.1).
+    pub used: bool,
+}
+
+/// What the store remembers of an issued access token that belongs to a user or a session.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The session, if issued through a grant.
+    pub session_id: Option<String>,
+    /// The user.
+    pub user_id: Option<String>,
+    /// Expiry, for purging.
+    pub exp: i64,
+}
+
+/// One journal line.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JournalEntry {
+    /// Sequence number, increasing.
+    pub seq: u64,
+    /// Wall-clock time, milliseconds since the epoch (not shifted by the clock offset).
+    pub time_ms: u64,
+    /// HTTP method.
+    pub method: String,
+    /// Path (no query).
+    pub path: String,
+    /// The named endpoint (`jwks`, `token`, `discovery`, ...).
+    pub endpoint: String,
+    /// Which credential the request carried (`none`, `basic`, `bearer-project`,
+    /// `bearer-management-key`, `bearer-jwt`, `bearer-other`, `bearer-admin`).
+    pub credential: String,
+    /// Response status.
+    pub status: u16,
+    /// `ok` or the error code.
+    pub outcome: String,
+}
+
+/// Maximum journal length; the oldest lines are dropped first.
+pub const JOURNAL_CAP: usize = 10_000;
+
+/// A fault armed through the control API.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Fault {
+    /// Id, for listing.
+    #[serde(default)]
+    pub id: u64,
+    /// A named endpoint (see [`crate::routes::endpoint_of`]), or absent.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// A path prefix, or absent. One of `endpoint` and `path_prefix` is required.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Only this method, if given.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Answer with this status instead of serving the request.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Delay the request this long (before the status, or before serving it).
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+    /// How many requests it applies to; absent = until cleared.
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+/// All mutable state.
+#[derive(Debug, Default)]
+pub struct Store {
+    /// Users by id.
+    pub users: BTreeMap<String, User>,
+    /// Clients by id.
+    pub clients: BTreeMap<String, Client>,
+    /// Authorization codes.
+    pub codes: HashMap<String, AuthCode>,
+    /// Sessions (grants).
+    pub sessions: HashMap<String, Session>,
+    /// Refresh tokens.
+    pub refresh: HashMap<String, RefreshToken>,
+    /// User- or session-bound access tokens by `jti`.
+    pub issued: HashMap<String, IssuedToken>,
+    /// Individually revoked access tokens: `jti` → `exp` (kept until expiry).
+    pub revoked_jtis: HashMap<String, i64>,
+    /// Armed faults.
+    pub faults: Vec<Fault>,
+    /// Seconds added to the wall clock for every time the mock issues or checks.
+    pub clock_offset: i64,
+    /// The journal.
+    pub journal: VecDeque<JournalEntry>,
+    /// Next journal sequence number.
+    pub next_seq: u64,
+    /// Next fault id.
+    pub next_fault: u64,
+    /// Inserts since the last purge.
+    inserts: u32,
+}
+
+impl Store {
+    /// A fresh store seeded from the configuration.
+    pub fn from_config(cfg: &Config) -> Store {
+        let mut s = Store::default();
+        for u in &cfg.users {
+            s.users.insert(u.id.clone(), u.clone());
+        }
+        for c in &cfg.clients {
+            let method = match c.kind {
+                ClientType::Public => "none",
+                ClientType::Confidential => "client_secret_basic",
+            };
+            s.clients.insert(
+                c.id.clone(),
+                Client {
+                    cfg: c.clone(),
+                    token_endpoint_auth_method: method.into(),
+                    origin: ClientOrigin::Config,
+                    issued_at: 0,
+                },
+            );
+        }
+        s
+    }
+
+    /// Find a user by id or login id (`login_hint` accepts both).
+    pub fn find_user(&self, hint: &str) -> Option<&User> {
+        self.users
+            .get(hint)
+            .or_else(|| self.users.values().find(|u| u.login_id == hint))
+    }
+
+    /// Start a session.
+    pub fn new_session(
+        &mut self,
+        user_id: Option<&str>,
+        client_id: &str,
+        server_id: &str,
+        now: i64,
+    ) -> String {
+        let id = crate::tokens::random_id();
+        self.sessions.insert(
+            id.clone(),
+            Session {
+                id: id.clone(),
+                user_id: user_id.map(str::to_string),
+                client_id: client_id.into(),
+                server_id: server_id.into(),
+                revoked: false,
+                revoked_reason: None,
+                created: now,
+            },
+        );
+        self.maybe_purge(now);
+        id
+    }
+
+    /// Remember an access token that belongs to a user or session.
+    pub fn record(
+        &mut self,
+        jti: &str,
+        session_id: Option<&str>,
+        user_id: Option<&str>,
+        exp: i64,
+        now: i64,
+    ) {
+        if session_id.is_none() && user_id.is_none() {
+            return;
+        }
+        self.issued.insert(
+            jti.into(),
+            IssuedToken {
+                session_id: session_id.map(str::to_string),
+                user_id: user_id.map(str::to_string),
+                exp,
+            },
+        );
+        self.maybe_purge(now);
+    }
+
+    /// Whether an access token is revoked (itself, its session, or its user's sessions).
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        if self.revoked_jtis.contains_key(jti) {
+            return true;
+        }
+        match self.issued.get(jti).and_then(|t| t.session_id.as_ref()) {
+            Some(sid) => self.sessions.get(sid).is_none_or(|s| s.revoked),
+            None => false,
+        }
+    }
+
+    /// Revoke a session and every refresh token of it. Returns whether it existed.
+    pub fn revoke_session(&mut self, sid: &str, reason: &str) -> bool {
+        let Some(s) = self.sessions.get_mut(sid) else {
+            return false;
+        };
+        s.revoked = true;
+        s.revoked_reason = Some(reason.to_string());
+        self.refresh.retain(|_, r| r.session_id != sid);
+        true
+    }
+
+    /// Revoke one access token by `jti`.
+    pub fn revoke_jti(&mut self, jti: &str, exp: i64) {
+        self.revoked_jtis.insert(jti.into(), exp);
+    }
+
+    /// Revoke every session and user-bound token of a user. Returns (sessions, tokens) revoked.
+    pub fn revoke_user(&mut self, user_id: &str, reason: &str) -> (usize, usize) {
+        let sids: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| !s.revoked && s.user_id.as_deref() == Some(user_id))
+            .map(|s| s.id.clone())
+            .collect();
+        for s in &sids {
+            self.revoke_session(s, reason);
+        }
+        let jtis: Vec<(String, i64)> = self
+            .issued
+            .iter()
+            .filter(|(j, t)| {
+                t.user_id.as_deref() == Some(user_id) && !self.revoked_jtis.contains_key(*j)
+            })
+            .map(|(j, t)| (j.clone(), t.exp))
+            .collect();
+        for (j, exp) in &jtis {
+            self.revoked_jtis.insert(j.clone(), *exp);
+        }
+        (sids.len(), jtis.len())
+    }
+
+    fn maybe_purge(&mut self, now: i64) {
+        self.inserts += 1;
+        if self.inserts >= 1024 {
+            self.inserts = 0;
+            self.purge(now);
+        }
+    }
+
+    /// Drop expired codes, refresh tokens, token records and revocations, and sessions nothing
+    /// refers to any more.
+    pub fn purge(&mut self, now: i64) {
+        self.codes.retain(|_, c| c.expires_at + 300 > now);
+        self.refresh.retain(|_, r| r.expires_at > now);
+        self.issued.retain(|_, t| t.exp + 60 > now);
+        self.revoked_jtis.retain(|_, exp| *exp + 60 > now);
+        let live: HashSet<&String> = self
+            .refresh
+            .values()
+            .map(|r| &r.session_id)
+            .chain(self.codes.values().map(|c| &c.session_id))
+            .chain(self.issued.values().filter_map(|t| t.session_id.as_ref()))
+            .collect();
+        let keep: HashSet<String> = live.into_iter().cloned().collect();
+        self.sessions
+            .retain(|id, s| keep.contains(id) || s.created + 3600 > now);
+    }
+
+    /// Append a journal line, dropping the oldest beyond [`JOURNAL_CAP`].
+    pub fn log(&mut self, mut e: JournalEntry) {
+        e.seq = self.next_seq;
+        self.next_seq += 1;
+        if self.journal.len() >= JOURNAL_CAP {
+            self.journal.pop_front();
+        }
+        self.journal.push_back(e);
+    }
+
+    /// The first armed fault matching a request; consumes one use.
+    pub fn take_fault(&mut self, method: &str, path: &str, endpoint: &str) -> Option<Fault> {
+        let idx = self.faults.iter().position(|f| {
+            f.endpoint.as_deref().is_none_or(|e| e == endpoint)
+                && f.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+                && f.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
+        })?;
+        let f = self.faults[idx].clone();
+        if let Some(n) = self.faults[idx].count.as_mut() {
+            *n -= 1;
+            if *n == 0 {
+                self.faults.remove(idx);
+            }
+        }
+        Some(f)
+    }
+}
