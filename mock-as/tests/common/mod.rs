@@ -1,6 +1,6 @@
 //! Test support: a real `mock-as` listener on 127.0.0.1:0 with the embedded default config,
 //! plus small helpers for PKCE and the authorization-code dance.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
