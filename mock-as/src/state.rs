@@ -1,6 +1,7 @@
 //! The state every handler shares: immutable configuration and base URL, the key ring, the
 //! store, and the HTTP client used to fetch client ID metadata documents.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +28,9 @@ pub struct Shared {
     pub admin_token: Option<String>,
     /// Client for CIMD fetches: short timeouts, no redirects.
     pub http: reqwest::Client,
+    /// Seconds added to the wall clock for every time the mock issues or checks. Atomic, not in
+    /// the store, so that reading the time never needs the store lock.
+    clock_offset: AtomicI64,
 }
 
 impl std::ops::Deref for AppState {
@@ -62,6 +66,7 @@ impl AppState {
             store: Mutex::new(store),
             admin_token,
             http,
+            clock_offset: AtomicI64::new(0),
         })))
     }
 
@@ -86,13 +91,23 @@ impl AppState {
         let keys = KeyRing::from_config(&self.config)?;
         *self.keys_mut() = keys;
         *self.store() = Store::from_config(&self.config);
+        self.set_clock_offset(0);
         Ok(())
     }
 
     /// Mock time in epoch seconds: the wall clock plus the control API's offset.
     pub fn now(&self) -> i64 {
-        let offset = self.store().clock_offset;
-        wall_secs() + offset
+        wall_secs() + self.clock_offset()
+    }
+
+    /// The clock offset in seconds.
+    pub fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// Set the clock offset in seconds.
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.clock_offset.store(secs, Ordering::Relaxed);
     }
 
     /// The project id.

@@ -192,8 +192,6 @@ pub struct Store {
     pub revoked_jtis: HashMap<String, i64>,
     /// Armed faults.
     pub faults: Vec<Fault>,
-    /// Seconds added to the wall clock for every time the mock issues or checks.
-    pub clock_offset: i64,
     /// The journal.
     pub journal: VecDeque<JournalEntry>,
     /// Next journal sequence number.

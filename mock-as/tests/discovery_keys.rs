@@ -183,3 +183,37 @@ async fn token_verifies_with_jwks_fetched_over_http() {
         assert!(!c[f].is_null(), "missing {f}");
     }
 }
+
+/// ES256 is optional: a config whose active key is ES256 signs ES256 tokens that verify
+/// against the EC JWK it publishes.
+#[tokio::test]
+async fn es256_active_key_signs_verifiable_tokens() {
+    let text = mock_as::config::DEFAULT_TOML.replacen(
+        "[[keys]]\nkid = \"SKmockDefault1\"\npem = \"builtin:rs256-1\"\nstate = \"active\"",
+        "[[keys]]\nkid = \"SKmockEC1\"\nalg = \"ES256\"\npem = \"builtin:es256-1\"\nstate = \"active\"\n\n[[keys]]\nkid = \"SKmockDefault1\"\npem = \"builtin:rs256-1\"",
+        1,
+    );
+    let cfg = mock_as::Config::parse(&text, "es256.toml", None).expect("es256 config");
+    let m = Mock::start_with(cfg, None).await;
+    let tok = m.mint(serde_json::json!({"user": "U2alice"})).await;
+    let jwt = tok["access_token"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(header.kid.as_deref(), Some("SKmockEC1"));
+    let jwks: JwkSet = m
+        .http
+        .get(m.url(&format!("/{PID}/.well-known/jwks.json")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks.find("SKmockEC1").expect("EC key published");
+    let mut v = Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_audience(&[RESOURCE]);
+    jsonwebtoken::decode::<Value>(jwt, &DecodingKey::from_jwk(jwk).unwrap(), &v)
+        .expect("ES256 token verifies");
+    // The RSA key stays published alongside.
+    assert!(jwks.find("SKmockDefault1").is_some());
+}

@@ -453,7 +453,7 @@ async fn arm_fault(State(st): State<AppState>, Json(mut f): Json<Fault>) -> R {
     {
         return Err(MockError::bad(
             "invalid_fault",
-            format!("status: {s} is not an HTTP status from 200 to 599"),
+            format!("status: {s} is not an HTTP error status (400 to 599)"),
         ));
     }
     if f.delay_ms.is_some_and(|d| d > 120_000) {
@@ -541,8 +541,7 @@ async fn clear_journal(State(st): State<AppState>) -> R {
 }
 
 async fn clock(State(st): State<AppState>) -> R {
-    let offset = st.store().clock_offset;
-    ok(json!({"offset_secs": offset, "now": st.now()}))
+    ok(json!({"offset_secs": st.clock_offset(), "now": st.now()}))
 }
 
 /// `POST /_mock/clock` body: set or advance the offset.
@@ -558,21 +557,17 @@ struct ClockRequest {
 }
 
 async fn set_clock(State(st): State<AppState>, Json(c): Json<ClockRequest>) -> R {
-    let offset = {
-        let mut store = st.store();
-        match (c.offset_secs, c.advance_secs) {
-            (Some(o), None) => store.clock_offset = o,
-            (None, Some(a)) => store.clock_offset = store.clock_offset.saturating_add(a),
-            _ => {
-                return Err(MockError::bad(
-                    "invalid_clock",
-                    "send exactly one of offset_secs, advance_secs",
-                ));
-            }
+    match (c.offset_secs, c.advance_secs) {
+        (Some(o), None) => st.set_clock_offset(o),
+        (None, Some(a)) => st.set_clock_offset(st.clock_offset().saturating_add(a)),
+        _ => {
+            return Err(MockError::bad(
+                "invalid_clock",
+                "send exactly one of offset_secs, advance_secs",
+            ));
         }
-        store.clock_offset
-    };
-    ok(json!({"offset_secs": offset, "now": st.now()}))
+    }
+    ok(json!({"offset_secs": st.clock_offset(), "now": st.now()}))
 }
 
 async fn reset(State(st): State<AppState>) -> R {

@@ -76,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/_mock", control::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // A bug must still answer: a panic becomes a 500 (reshaped and journaled by `observe`).
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

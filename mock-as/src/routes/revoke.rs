@@ -143,7 +143,8 @@ fn introspect(st: AppState, headers: HeaderMap, body: Bytes) -> Response {
     };
     let now = st.now();
     let inactive = json!({"active": false});
-    let answer = if let Some(rt) = st.store().refresh.get(token).cloned() {
+    let rt = st.store().refresh.get(token).cloned();
+    let answer = if let Some(rt) = rt {
         let store = st.store();
         let live = !rt.used
             && rt.expires_at > now
