@@ -92,6 +92,16 @@ pub struct Config {
     /// Pre-registered OAuth clients.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
+    /// Outbound apps (Descope "connections"): third-party providers users connect.
+    #[serde(default)]
+    pub outbound_apps: Vec<OutboundApp>,
+    /// Connection tokens stored at start-up.
+    #[serde(default)]
+    pub connections: Vec<ConnectionSeed>,
+    /// The Connections Policy: allow-only rules for connection-token fetches made with a user's
+    /// access token. Empty = everything allowed.
+    #[serde(default)]
+    pub connection_policy: Vec<Rule>,
     /// Where the configuration came from (file path or embedded), for messages; not in TOML.
     #[serde(skip)]
     pub source: String,
@@ -389,6 +399,43 @@ pub struct ClientConfig {
 
 fn default_grants() -> Vec<String> {
     vec!["authorization_code".into(), "refresh_token".into()]
+}
+
+/// `[[outbound_apps]]`: a third-party provider (Google Calendar, Salesforce, ...).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundApp {
+    /// The app id (`appId` in Descope's API).
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// The provider scopes a token of this app can hold.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Lifetime of the provider access tokens, seconds.
+    #[serde(default = "default_access_ttl")]
+    pub token_ttl: u64,
+}
+
+/// `[[connections]]`: a stored connection token at start-up.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionSeed {
+    /// The outbound app.
+    pub app: String,
+    /// The user (user-level token); absent with `tenant` = a tenant-level token.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The tenant.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Provider scopes; empty = all of the app's.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Whether the token has a refresh token.
+    #[serde(default = "yes")]
+    pub refresh_token: bool,
 }
 
 /// Grant types `mock-as` implements.

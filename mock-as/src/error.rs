@@ -1,7 +1,8 @@
 //! The two error shapes `mock-as` answers with, and the rule that picks one by path.
 //!
 //! - `/oauth2/...` (and the RFC 7591 registration endpoint): RFC 6749 §5.2 `{error, error_description}`.
-//! - `/v1/...`, `/v2/...`: Descope's `{errorCode, errorDescription, errorMessage}` (descope-api.md §7.5).
+//! - `/v1/...`, `/v2/...` and `.well-known` documents: Descope's `{errorCode, errorDescription,
+//!   errorMessage}` (descope-api.md §7.5).
 //! - `/_mock/...` and everything else: a plain `{error, message}` JSON object.
 //!
 //! Every error is JSON, because Descope's Node SDK parses every response body (descope-api.md §7.5).
@@ -114,6 +115,26 @@ pub mod codes {
     pub const NOT_FOUND: &str = "E011404";
     /// mock-as choice: a fault armed through the control API.
     pub const INJECTED_FAULT: &str = "E099001";
+    /// mock-as choice: the bearer access token has expired (401).
+    pub const TOKEN_EXPIRED: &str = "E061003";
+    /// mock-as choice: the bearer access token or its session was revoked (401).
+    pub const TOKEN_REVOKED: &str = "E061004";
+    /// mock-as choice: the access token lacks `outbound.token.fetch` (403).
+    pub const MISSING_OUTBOUND_SCOPE: &str = "E063001";
+    /// mock-as choice: the Connections Policy denied the fetch (403).
+    pub const POLICY_DENIED: &str = "E063002";
+    /// mock-as choice: the body's `userId` is not the access token's `sub` (403).
+    pub const USER_MISMATCH: &str = "E063003";
+    /// mock-as choice: no stored connection token (404).
+    pub const NO_STORED_TOKEN: &str = "E063004";
+    /// mock-as choice: the stored token lacks requested scopes (404).
+    pub const SCOPES_NOT_GRANTED: &str = "E063005";
+    /// mock-as choice: unknown outbound app (404).
+    pub const UNKNOWN_APP: &str = "E063006";
+    /// mock-as choice: the caller is not a member of the tenant (403).
+    pub const NOT_TENANT_MEMBER: &str = "E063007";
+    /// mock-as choice: unknown tenant (404).
+    pub const UNKNOWN_TENANT: &str = "E063008";
 }
 
 impl DescopeError {
@@ -247,7 +268,9 @@ pub fn family(path: &str) -> Family {
     let dcr = path.starts_with("/v1/mgmt/mcp/client/") && path.ends_with("/register");
     if path.starts_with("/oauth2/") || path == "/oauth2" || dcr {
         Family::OAuth
-    } else if path.starts_with("/v1/") || path.starts_with("/v2/") {
+    } else if path.starts_with("/v1/") || path.starts_with("/v2/") || path.contains("/.well-known/")
+    {
+        // Descope's own paths, including the JWKS and discovery documents outside /v1.
         Family::Descope
     } else {
         Family::Mock

@@ -25,6 +25,13 @@ pub struct Rule {
     /// The request must come from one of these OAuth clients.
     #[serde(default)]
     pub clients: Vec<String>,
+    /// Connections Policies: the outbound app (connection) asked for. Empty = any app; a rule
+    /// that names apps never matches a request without one (consent).
+    #[serde(default)]
+    pub apps: Vec<String>,
+    /// The request must be in one of these tenants.
+    #[serde(default)]
+    pub tenants: Vec<String>,
 }
 
 /// Who is asking.
@@ -36,6 +43,10 @@ pub struct Subject<'a> {
     pub roles: &'a [String],
     /// The OAuth client, if any.
     pub client: Option<&'a str>,
+    /// The tenant the request is made in, if any.
+    pub tenant: Option<&'a str>,
+    /// The outbound app asked for (Connections Policies), if any.
+    pub app: Option<&'a str>,
 }
 
 /// The answer for one item.
@@ -57,9 +68,30 @@ impl Rule {
     }
 
     /// Why this rule does not apply to `subject` asking for `item`, or `None` if it allows it.
-    fn mismatch(&self, subject: &Subject<'_>, item: &str) -> Option<String> {
-        if !self.scopes.iter().any(|s| s == "*" || s == item) {
-            return Some(format!("does not cover {item:?}"));
+    fn covers(&self, item: Option<&str>) -> bool {
+        match item {
+            Some(item) => self.scopes.iter().any(|s| s == "*" || s == item),
+            None => true,
+        }
+    }
+
+    fn mismatch(&self, subject: &Subject<'_>, item: Option<&str>) -> Option<String> {
+        if !self.covers(item) {
+            return Some(format!("does not cover {:?}", item.unwrap_or_default()));
+        }
+        if !self.apps.is_empty()
+            && !subject
+                .app
+                .is_some_and(|a| self.apps.iter().any(|x| x == a))
+        {
+            return Some(format!("is limited to the apps {:?}", self.apps));
+        }
+        if !self.tenants.is_empty()
+            && !subject
+                .tenant
+                .is_some_and(|t| self.tenants.iter().any(|x| x == t))
+        {
+            return Some(format!("is limited to the tenants {:?}", self.tenants));
         }
         if !self.roles.is_empty() && !self.roles.iter().any(|r| subject.roles.contains(r)) {
             return Some(format!("requires one of the roles {:?}", self.roles));
@@ -82,8 +114,9 @@ impl Rule {
     }
 }
 
-/// Decide one item against allow-only `rules`. No rules at all means no policy: allowed.
-pub fn decide(rules: &[Rule], subject: &Subject<'_>, item: &str) -> Decision {
+/// Decide one item (a scope; `None` = the request as a whole) against allow-only `rules`.
+/// No rules at all means no policy: allowed.
+pub fn decide(rules: &[Rule], subject: &Subject<'_>, item: Option<&str>) -> Decision {
     if rules.is_empty() {
         return Decision {
             allowed: true,
@@ -99,16 +132,27 @@ pub fn decide(rules: &[Rule], subject: &Subject<'_>, item: &str) -> Decision {
                     reason: format!("allowed by {}", r.label(i)),
                 };
             }
-            Some(m) if r.scopes.iter().any(|s| s == "*" || s == item) => {
+            // Only rules about this item (and app) explain a denial; the rest are noise.
+            Some(m)
+                if r.covers(item)
+                    && (r.apps.is_empty()
+                        || subject.app.is_some_and(|a| r.apps.iter().any(|x| x == a))) =>
+            {
                 why.push(format!("{} {m}", r.label(i)))
             }
             Some(_) => {}
         }
     }
+    let what = match (item, subject.app) {
+        (Some(i), Some(a)) => format!("scope {i:?} of app {a:?}"),
+        (Some(i), None) => format!("scope {i:?}"),
+        (None, Some(a)) => format!("app {a:?}"),
+        (None, None) => "the request".to_string(),
+    };
     let reason = if why.is_empty() {
-        format!("no rule allows {item:?} (allow-only policy)")
+        format!("no rule allows {what} (allow-only policy)")
     } else {
-        format!("{item:?} denied: {}", why.join("; "))
+        format!("{what} denied: {}", why.join("; "))
     };
     Decision {
         allowed: false,
@@ -125,7 +169,7 @@ pub fn filter(
     let mut granted = Vec::new();
     let mut denied = Vec::new();
     for it in items {
-        let d = decide(rules, subject, it);
+        let d = decide(rules, subject, Some(it));
         if d.allowed {
             granted.push(it.clone())
         } else {
@@ -162,20 +206,74 @@ mod tests {
             user: Some("U1"),
             roles: &roles,
             client: None,
+            tenant: None,
+            app: None,
         };
-        assert!(decide(&rules(), &s, "read").allowed);
-        let d = decide(&rules(), &s, "admin");
+        assert!(decide(&rules(), &s, Some("read")).allowed);
+        let d = decide(&rules(), &s, Some("admin"));
         assert!(!d.allowed);
         assert!(d.reason.contains("admins"), "{}", d.reason);
-        let d = decide(&rules(), &s, "write");
+        let d = decide(&rules(), &s, Some("write"));
         assert!(!d.allowed && d.reason.contains("no rule"), "{}", d.reason);
         let admin = vec!["admin".to_string()];
         let s = Subject {
             user: Some("U1"),
             roles: &admin,
             client: None,
+            tenant: None,
+            app: None,
         };
-        assert!(decide(&rules(), &s, "admin").allowed);
-        assert!(decide(&[], &s, "anything").allowed);
+        assert!(decide(&rules(), &s, Some("admin")).allowed);
+        assert!(decide(&[], &s, Some("anything")).allowed);
+    }
+}
+
+/// The roles a policy sees for a user: project roles, plus the roles of `tenant` (or, without a
+/// tenant, of every tenant the user belongs to).
+pub fn roles_of(user: &crate::config::User, tenant: Option<&str>) -> Vec<String> {
+    let mut roles = user.roles.clone();
+    for t in &user.tenants {
+        if tenant.is_none_or(|x| x == t.id) {
+            roles.extend(t.roles.iter().cloned());
+        }
+    }
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+#[cfg(test)]
+mod connection_rule_tests {
+    use super::*;
+
+    #[test]
+    fn app_and_tenant_conditions() {
+        let r = vec![Rule {
+            name: "acme calendar".into(),
+            scopes: vec!["*".into()],
+            apps: vec!["cal".into()],
+            tenants: vec!["T1".into()],
+            ..Default::default()
+        }];
+        let roles: Vec<String> = vec![];
+        let s = |tenant, app| Subject {
+            user: Some("U1"),
+            roles: &roles,
+            client: None,
+            tenant,
+            app,
+        };
+        assert!(decide(&r, &s(Some("T1"), Some("cal")), Some("x")).allowed);
+        assert!(decide(&r, &s(Some("T1"), Some("cal")), None).allowed);
+        let d = decide(&r, &s(Some("T2"), Some("cal")), None);
+        assert!(!d.allowed && d.reason.contains("tenants"), "{}", d.reason);
+        let d = decide(&r, &s(Some("T1"), Some("mail")), Some("x"));
+        assert!(
+            !d.allowed && d.reason.contains("no rule allows"),
+            "{}",
+            d.reason
+        );
+        // A consent request (no app) never matches an app rule.
+        assert!(!decide(&r, &s(Some("T1"), None), Some("x")).allowed);
     }
 }

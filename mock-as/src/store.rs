@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use crate::config::{ClientConfig, ClientType, Config, User};
+use crate::policy::Rule;
 
 /// How a client came to exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,6 +81,8 @@ pub struct Session {
     pub client_id: String,
     /// The MCP server.
     pub server_id: String,
+    /// The scopes granted (what consents/search reports).
+    pub scopes: Vec<String>,
     /// Revoked sessions invalidate every token issued in them.
     pub revoked: bool,
     /// Why it was revoked.
@@ -142,6 +145,15 @@ pub struct JournalEntry {
     pub status: u16,
     /// `ok` or the error code.
     pub outcome: String,
+    /// Why: the policy rule that allowed a connection fetch, or the denial reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The `Authorization` header as received (spy upstream requests only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<String>,
+    /// Spy upstream: the request carried a mock-as MCP access token (token passthrough).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passthrough: Option<bool>,
 }
 
 /// Maximum journal length; the oldest lines are dropped first.
@@ -149,6 +161,7 @@ pub const JOURNAL_CAP: usize = 10_000;
 
 /// A fault armed through the control API.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Fault {
     /// Id, for listing.
     #[serde(default)]
@@ -192,6 +205,16 @@ pub struct Store {
     pub revoked_jtis: HashMap<String, i64>,
     /// Armed faults.
     pub faults: Vec<Fault>,
+    /// MCP Server Policies by server id (seeded from config, replaced through the control API).
+    pub consent_policies: HashMap<String, Vec<Rule>>,
+    /// The Connections Policy (seeded from config, replaced through the control API).
+    pub connection_policy: Vec<Rule>,
+    /// Stored connection (outbound app) tokens by id.
+    pub connections: BTreeMap<String, ConnToken>,
+    /// Pending connect (re-consent) requests by state.
+    pub connects: HashMap<String, ConnectRequest>,
+    /// Objects the spy upstream "created" (for deterministic ids).
+    pub upstream_created: u64,
     /// The journal.
     pub journal: VecDeque<JournalEntry>,
     /// Next journal sequence number.
@@ -208,6 +231,31 @@ impl Store {
         let mut s = Store::default();
         for u in &cfg.users {
             s.users.insert(u.id.clone(), u.clone());
+        }
+        for m in &cfg.mcp_servers {
+            s.consent_policies
+                .insert(m.id.clone(), m.consent_policy.clone());
+        }
+        s.connection_policy = cfg.connection_policy.clone();
+        for c in &cfg.connections {
+            let app = cfg.outbound_apps.iter().find(|a| a.id == c.app);
+            let ttl = app.map(|a| a.token_ttl).unwrap_or(3600) as i64;
+            let scopes = if c.scopes.is_empty() {
+                app.map(|a| a.scopes.clone()).unwrap_or_default()
+            } else {
+                c.scopes.clone()
+            };
+            let t = ConnToken::new(
+                &c.app,
+                c.user.as_deref(),
+                c.tenant.as_deref(),
+                scopes,
+                c.refresh_token,
+                ttl,
+                crate::state::wall_secs(),
+                "config",
+            );
+            s.connections.insert(t.id.clone(), t);
         }
         for c in &cfg.clients {
             let method = match c.kind {
@@ -240,6 +288,7 @@ impl Store {
         user_id: Option<&str>,
         client_id: &str,
         server_id: &str,
+        scopes: &[String],
         now: i64,
     ) -> String {
         let id = crate::tokens::random_id();
@@ -250,6 +299,7 @@ impl Store {
                 user_id: user_id.map(str::to_string),
                 client_id: client_id.into(),
                 server_id: server_id.into(),
+                scopes: scopes.to_vec(),
                 revoked: false,
                 revoked_reason: None,
                 created: now,
@@ -389,4 +439,103 @@ impl Store {
         }
         Some(f)
     }
+}
+
+/// A stored connection (outbound app) token: what Descope keeps per (app, user[, tenant]) or
+/// per (app, tenant) after the user connected the third-party account (descope-api.md §7.4).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnToken {
+    /// Token id (`DELETE /v1/mgmt/outbound/token?id=`).
+    pub id: String,
+    /// The outbound app.
+    pub app_id: String,
+    /// The user, for user-level tokens.
+    pub user_id: Option<String>,
+    /// The tenant, for tenant-level tokens (or a user's token in a tenant).
+    pub tenant_id: Option<String>,
+    /// The provider access token the spy upstream accepts.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub access_token_type: String,
+    /// Expiry, epoch seconds (mock time).
+    pub access_token_expiry: i64,
+    /// The provider refresh token, if any.
+    pub refresh_token: Option<String>,
+    /// Last refresh, epoch seconds (mock time).
+    pub last_refresh_time: i64,
+    /// Last refresh error (always empty: the mock provider never fails to refresh).
+    pub last_refresh_error: String,
+    /// Provider scopes the token holds.
+    pub scopes: Vec<String>,
+    /// Who connected it (`config`, `upload`, `connect`, `control`).
+    pub granted_by: String,
+    /// Lifetime used on refresh, seconds.
+    #[serde(skip)]
+    pub ttl: i64,
+}
+
+impl ConnToken {
+    /// A fresh token.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        app: &str,
+        user: Option<&str>,
+        tenant: Option<&str>,
+        scopes: Vec<String>,
+        with_refresh: bool,
+        ttl: i64,
+        now: i64,
+        granted_by: &str,
+    ) -> ConnToken {
+        ConnToken {
+            id: format!("OT{}", crate::tokens::random_id()),
+            app_id: app.into(),
+            user_id: user.map(str::to_string),
+            tenant_id: tenant.map(str::to_string),
+            access_token: new_provider_token(app),
+            access_token_type: "Bearer".into(),
+            access_token_expiry: now + ttl,
+            refresh_token: with_refresh
+                .then(|| format!("mock-refresh-{}", crate::tokens::random_id())),
+            last_refresh_time: now,
+            last_refresh_error: String::new(),
+            scopes,
+            granted_by: granted_by.into(),
+            ttl,
+        }
+    }
+
+    /// `forceRefresh`: a new access token value; the old one stops working at the spy upstream.
+    pub fn refresh(&mut self, now: i64) {
+        self.access_token = new_provider_token(&self.app_id);
+        self.access_token_expiry = now + self.ttl;
+        self.last_refresh_time = now;
+    }
+}
+
+/// A provider access token value: recognisable in journals, unguessable.
+pub fn new_provider_token(app: &str) -> String {
+    format!("mock-conn-{app}-{}", crate::tokens::random_id())
+}
+
+/// A pending `POST /v1/mgmt/outbound/app/connect`, completed by a GET of its URL.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// The app to connect.
+    pub app_id: String,
+    /// The user connecting.
+    pub user_id: String,
+    /// The tenant, if given.
+    pub tenant_id: Option<String>,
+    /// Provider scopes asked for (empty = all of the app's).
+    pub scopes: Vec<String>,
+    /// Where to send the browser afterwards.
+    pub redirect_url: Option<String>,
+    /// The MCP client whose token asked (for the policy), if a user token asked.
+    pub client_id: Option<String>,
+    /// Whether a management key asked (policies bypassed).
+    pub by_management_key: bool,
+    /// Expiry (mock time).
+    pub expires_at: i64,
 }

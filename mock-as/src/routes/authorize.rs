@@ -226,12 +226,18 @@ async fn authorize(st: AppState, path: Option<(String, String)>, p: Params) -> R
             format!("user {:?} is not a member of tenant {t:?}", user.id),
         );
     }
-    let granted = consent(server, &user, client_id, &requested);
+    let rules = st
+        .store()
+        .consent_policies
+        .get(&sid)
+        .cloned()
+        .unwrap_or_default();
+    let granted = consent(&rules, &user, client_id, tenant.as_deref(), &requested);
     let now = st.now();
     let code = random_id();
     {
         let mut store = st.store();
-        let session = store.new_session(Some(&user.id), client_id, &sid, now);
+        let session = store.new_session(Some(&user.id), client_id, &sid, &granted, now);
         store.codes.insert(
             code.clone(),
             AuthCode {
@@ -260,23 +266,25 @@ async fn authorize(st: AppState, path: Option<(String, String)>, p: Params) -> R
 /// The MCP Server Policy: standard scopes pass; the rest must be allowed by a rule.
 /// Denied scopes are dropped silently, as Descope does (descope-api.md §11).
 fn consent(
-    server: &McpServer,
+    rules: &[crate::policy::Rule],
     user: &crate::config::User,
     client_id: &str,
+    tenant: Option<&str>,
     requested: &[String],
 ) -> Vec<String> {
-    let mut roles = user.roles.clone();
-    roles.extend(user.tenants.iter().flat_map(|t| t.roles.iter().cloned()));
+    let roles = crate::policy::roles_of(user, tenant);
     let subject = Subject {
         user: Some(&user.id),
         roles: &roles,
         client: Some(client_id),
+        tenant,
+        app: None,
     };
     let (policed, standard): (Vec<String>, Vec<String>) = requested
         .iter()
         .cloned()
         .partition(|s| !STANDARD_SCOPES.contains(&s.as_str()));
-    let (mut granted, _denied) = filter(&server.consent_policy, &subject, &policed);
+    let (mut granted, _denied) = filter(rules, &subject, &policed);
     granted.extend(standard);
     requested
         .iter()

@@ -14,9 +14,10 @@ use std::collections::HashSet;
 
 use crate::config::{ClientConfig, ClientType, User, check_client, check_user};
 use crate::error::MockError;
+use crate::policy::Rule;
 use crate::routes::token::{Issue, issue_access_token};
 use crate::state::{AppState, wall_millis};
-use crate::store::{Client, ClientOrigin, Fault};
+use crate::store::{Client, ClientOrigin, ConnToken, Fault};
 use crate::tokens::Flaw;
 use axum::Json;
 
@@ -41,6 +42,20 @@ pub fn routes() -> Router<AppState> {
         .route("/journal", get(journal).delete(clear_journal))
         .route("/clock", get(clock).post(set_clock))
         .route("/reset", post(reset))
+        .route("/policies", get(policies))
+        .route(
+            "/policies/connections",
+            axum::routing::put(put_connection_policy),
+        )
+        .route(
+            "/policies/consent/{sid}",
+            axum::routing::put(put_consent_policy),
+        )
+        .route(
+            "/connections",
+            get(list_connections).post(create_connection),
+        )
+        .route("/connections/{id}", delete(delete_connection))
 }
 
 type R = Result<Response, MockError>;
@@ -413,6 +428,7 @@ pub const ENDPOINTS: &[&str] = &[
     "userinfo",
     "license",
     "connections",
+    "consents",
     "mgmt",
     "upstream",
     "oauth2",
@@ -574,4 +590,168 @@ async fn reset(State(st): State<AppState>) -> R {
     st.reset()
         .map_err(|e| MockError::bad("reset_failed", e.to_string()))?;
     ok(json!({"reset": true}))
+}
+
+/// `GET /_mock/policies`: the policies in force.
+async fn policies(State(st): State<AppState>) -> R {
+    let store = st.store();
+    ok(json!({"consent": store.consent_policies, "connections": store.connection_policy}))
+}
+
+fn check_rules(st: &AppState, rules: &[Rule], for_connections: bool) -> Result<(), MockError> {
+    for (i, r) in rules.iter().enumerate() {
+        if !for_connections && !r.apps.is_empty() {
+            return Err(MockError::bad(
+                "invalid_policy",
+                format!("[{i}].apps: apps belong in the connections policy"),
+            ));
+        }
+        if let Some(a) = r
+            .apps
+            .iter()
+            .find(|a| !st.config.outbound_apps.iter().any(|x| &x.id == *a))
+        {
+            return Err(MockError::bad(
+                "invalid_policy",
+                format!("[{i}].apps: unknown outbound app {a:?}"),
+            ));
+        }
+        if let Some(t) = r
+            .tenants
+            .iter()
+            .find(|t| !st.config.tenants.iter().any(|x| &x.id == *t))
+        {
+            return Err(MockError::bad(
+                "invalid_policy",
+                format!("[{i}].tenants: unknown tenant {t:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `PUT /_mock/policies/connections`: replace the Connections Policy (a JSON array of rules;
+/// `[]` = no policy). Effective on the next request.
+async fn put_connection_policy(State(st): State<AppState>, Json(rules): Json<Vec<Rule>>) -> R {
+    check_rules(&st, &rules, true)?;
+    st.store().connection_policy = rules.clone();
+    ok(json!({ "connections": rules }))
+}
+
+/// `PUT /_mock/policies/consent/{sid}`: replace a server's MCP Server Policy.
+async fn put_consent_policy(
+    State(st): State<AppState>,
+    Path(sid): Path<String>,
+    Json(rules): Json<Vec<Rule>>,
+) -> R {
+    if st.server(&sid).is_none() {
+        return Err(MockError::not_found(
+            "unknown_server",
+            format!("no MCP server {sid:?}"),
+        ));
+    }
+    check_rules(&st, &rules, false)?;
+    st.store()
+        .consent_policies
+        .insert(sid.clone(), rules.clone());
+    ok(json!({ "server": sid, "consent": rules }))
+}
+
+async fn list_connections(State(st): State<AppState>) -> R {
+    let list: Vec<ConnToken> = st.store().connections.values().cloned().collect();
+    ok(json!({ "connections": list }))
+}
+
+/// `POST /_mock/connections` body: store a connection token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionRequest {
+    /// The outbound app.
+    app: String,
+    /// The user (id or login id); absent with `tenant` = a tenant-level token.
+    #[serde(default)]
+    user: Option<String>,
+    /// The tenant.
+    #[serde(default)]
+    tenant: Option<String>,
+    /// Provider scopes; default all of the app's.
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    /// Whether it has a refresh token (default true).
+    #[serde(default)]
+    refresh_token: Option<bool>,
+    /// Seconds until the provider token expires (negative = already expired); default the app's ttl.
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+async fn create_connection(State(st): State<AppState>, Json(c): Json<ConnectionRequest>) -> R {
+    let app = st
+        .config
+        .outbound_apps
+        .iter()
+        .find(|a| a.id == c.app)
+        .ok_or_else(|| {
+            MockError::bad("unknown_app", format!("app: no outbound app {:?}", c.app))
+        })?;
+    let user = match &c.user {
+        Some(u) => Some(
+            st.store()
+                .find_user(u)
+                .map(|x| x.id.clone())
+                .ok_or_else(|| MockError::bad("unknown_user", format!("user: no user {u:?}")))?,
+        ),
+        None => None,
+    };
+    if user.is_none() && c.tenant.is_none() {
+        return Err(MockError::bad(
+            "invalid_connection",
+            "send user, tenant, or both",
+        ));
+    }
+    if let Some(t) = &c.tenant
+        && !st.config.tenants.iter().any(|x| &x.id == t)
+    {
+        return Err(MockError::bad(
+            "unknown_tenant",
+            format!("tenant: no tenant {t:?}"),
+        ));
+    }
+    let scopes = c.scopes.clone().unwrap_or_else(|| app.scopes.clone());
+    if let Some(bad) = scopes.iter().find(|s| !app.scopes.contains(s)) {
+        return Err(MockError::bad(
+            "invalid_connection",
+            format!("scopes: {bad:?} is not a scope of app {:?}", app.id),
+        ));
+    }
+    let now = st.now();
+    let ttl = c.expires_in.unwrap_or(app.token_ttl as i64);
+    let mut t = ConnToken::new(
+        &app.id,
+        user.as_deref(),
+        c.tenant.as_deref(),
+        scopes,
+        c.refresh_token.unwrap_or(true),
+        app.token_ttl as i64,
+        now,
+        "control",
+    );
+    t.access_token_expiry = now + ttl;
+    let mut store = st.store();
+    store.connections.retain(|_, x| {
+        !(x.app_id == t.app_id && x.user_id == t.user_id && x.tenant_id == t.tenant_id)
+    });
+    store.connections.insert(t.id.clone(), t.clone());
+    Ok((StatusCode::CREATED, axum::Json(json!(t))).into_response())
+}
+
+/// `DELETE /_mock/connections/{id}`: revoke a connection token (the next fetch fails at once).
+async fn delete_connection(State(st): State<AppState>, Path(id): Path<String>) -> R {
+    match st.store().connections.remove(&id) {
+        Some(t) => ok(json!({ "deleted": t.id })),
+        None => Err(MockError::not_found(
+            "unknown_connection",
+            format!("no connection token {id:?}"),
+        )),
+    }
 }

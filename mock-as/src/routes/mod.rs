@@ -15,6 +15,7 @@ use crate::state::{AppState, wall_millis};
 use crate::store::JournalEntry;
 
 pub mod authorize;
+pub mod connections;
 pub mod control;
 pub mod discovery;
 pub mod jwks;
@@ -22,6 +23,7 @@ pub mod mgmt;
 pub mod register;
 pub mod revoke;
 pub mod token;
+pub mod upstream;
 pub mod userinfo;
 
 /// Request bodies larger than this get 413 (in the path family's shape).
@@ -32,11 +34,21 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct Credential(pub &'static str);
 
+/// A handler's note for the journal's `detail` (policy decisions), set as a response extension.
+#[derive(Debug, Clone)]
+pub struct JournalDetail(pub String);
+
+/// Spy upstream: whether the request carried a mock-as MCP access token. Response extension.
+#[derive(Debug, Clone, Copy)]
+pub struct Passthrough(pub bool);
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(discovery::routes())
         .merge(jwks::routes())
+        .merge(connections::routes())
+        .merge(upstream::routes())
         .route(
             "/v1/mgmt/mcp/client/{pid}/{sid}/register",
             post(register::register),
@@ -114,11 +126,13 @@ pub fn endpoint_of(path: &str) -> &'static str {
         }
     } else if path == "/v1/mgmt/license" {
         "license"
-    } else if path.starts_with("/v1/mgmt/outbound/") {
+    } else if path.starts_with("/v1/mgmt/outbound/") || path.starts_with("/v1/outbound/") {
         "connections"
+    } else if path.starts_with("/v1/mgmt/thirdparty/") {
+        "consents"
     } else if path.starts_with("/v1/mgmt/") {
         "mgmt"
-    } else if path.starts_with("/upstream/") {
+    } else if path.starts_with("/_upstream/") {
         "upstream"
     } else {
         "other"
@@ -163,6 +177,13 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let path = req.uri().path().to_string();
     let endpoint = endpoint_of(&path);
     let mut credential = credential_of(&state, req.headers());
+    // The spy upstream records the Authorization header verbatim: the passthrough evidence.
+    let authorization = (endpoint == "upstream").then(|| {
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default()
+    });
 
     if endpoint == "control" {
         if let Some(admin) = &state.admin_token {
@@ -224,6 +245,12 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         credential: credential.to_string(),
         status,
         outcome,
+        detail: resp
+            .extensions()
+            .get::<JournalDetail>()
+            .map(|d| d.0.clone()),
+        authorization,
+        passthrough: resp.extensions().get::<Passthrough>().map(|p| p.0),
     });
     resp
 }

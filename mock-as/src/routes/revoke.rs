@@ -162,7 +162,15 @@ fn introspect(st: AppState, headers: HeaderMap, body: Bytes) -> Response {
         match verify(&st.keys(), token, now) {
             Ok(c) => {
                 let jti = c.get("jti").and_then(Value::as_str).unwrap_or_default();
-                if st.store().is_revoked(jti) {
+                let iss = c.get("iss").and_then(Value::as_str).unwrap_or_default();
+                // A token with someone else's issuer is foreign, whoever signed it.
+                let ours = st
+                    .config
+                    .mcp_servers
+                    .iter()
+                    .any(|s| st.issuer(&s.id) == iss)
+                    || iss == format!("{}/v1/apps/{}", st.base_url, st.pid());
+                if !ours || st.store().is_revoked(jti) {
                     inactive
                 } else {
                     let mut out = json!({"active": true, "token_type": "Bearer"});
