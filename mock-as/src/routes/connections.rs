@@ -821,7 +821,7 @@ async fn complete_connect(State(st): State<AppState>, Path(state): Path<String>)
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
-    let scopes = if req.scopes.is_empty() {
+    let mut scopes = if req.scopes.is_empty() {
         app.scopes.clone()
     } else {
         req.scopes.clone()
@@ -832,13 +832,32 @@ async fn complete_connect(State(st): State<AppState>, Path(state): Path<String>)
             Ok(u) => u,
             Err(e) => return e.into_response(),
         };
+        // A connect that names no scopes gets the app's scopes the policy allows (least
+        // privilege) and is denied only if it allows none; named scopes must all be allowed.
+        if req.scopes.is_empty() {
+            let rules = st.store().connection_policy.clone();
+            let roles = roles_of(&u, req.tenant_id.as_deref());
+            let subject = Subject {
+                user: Some(&u.id),
+                roles: &roles,
+                client: req.client_id.as_deref(),
+                tenant: req.tenant_id.as_deref(),
+                app: Some(&app.id),
+            };
+            scopes.retain(|s| decide(&rules, &subject, Some(s)).allowed);
+        }
+        let asked = if req.scopes.is_empty() && !scopes.is_empty() {
+            scopes.clone()
+        } else {
+            req.scopes.clone()
+        };
         match policy_check(
             &st,
             &u,
             req.client_id.as_deref(),
             req.tenant_id.as_deref(),
             &app.id,
-            &req.scopes,
+            &asked,
         ) {
             Ok(d) => detail = d,
             Err((e, d)) => {
