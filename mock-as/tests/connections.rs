@@ -429,7 +429,11 @@ async fn policy_is_checked_before_the_store_so_denials_do_not_reveal_connections
     assert_descope(s, &v, 403, "E063002");
     // U2root has a stored token, U2mallory not: both get the same policy answer for a scope
     // neither may have under a policy that allows nobody.
-    put_policy(&m, json!([{"name": "nobody", "scopes": ["*"], "users": ["U2alice"]}])).await;
+    put_policy(
+        &m,
+        json!([{"name": "nobody", "scopes": ["*"], "users": ["U2alice"]}]),
+    )
+    .await;
     let (s, v) = post_as(&m, USER_LATEST, &mallory, body).await;
     assert_descope(s, &v, 403, "E063002");
 }
@@ -437,9 +441,18 @@ async fn policy_is_checked_before_the_store_so_denials_do_not_reveal_connections
 #[tokio::test]
 async fn no_stored_token_says_how_to_connect() {
     let m = Mock::start().await;
-    let (s, v) = post_as(&m, USER_LATEST, MGMT_KEY, json!({"appId": "google-calendar", "userId": "U2mallory"})).await;
+    let (s, v) = post_as(
+        &m,
+        USER_LATEST,
+        MGMT_KEY,
+        json!({"appId": "google-calendar", "userId": "U2mallory"}),
+    )
+    .await;
     assert_descope(s, &v, 404, "E063004");
-    assert!(error_text(&v).contains("connect"), "should say how to fix it: {v}");
+    assert!(
+        error_text(&v).contains("connect"),
+        "should say how to fix it: {v}"
+    );
 }
 
 #[tokio::test]
@@ -1257,7 +1270,10 @@ async fn connect_without_scopes_stores_only_what_the_policy_allows() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let url = r.json::<serde_json::Value>().await.unwrap()["url"].as_str().unwrap().to_string();
+    let url = r.json::<serde_json::Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let done = m.http.get(&url).send().await.unwrap();
     assert_eq!(done.status(), 200);
     let v: serde_json::Value = done.json().await.unwrap();
