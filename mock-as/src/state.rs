@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::{Config, ConfigError, McpServer};
+use crate::config::{Config, ConfigError, McpServer, OutboundApp};
 use crate::keys::KeyRing;
 use crate::store::Store;
 
@@ -28,6 +28,10 @@ pub struct Shared {
     pub admin_token: Option<String>,
     /// Client for CIMD fetches: short timeouts, no redirects.
     pub http: reqwest::Client,
+    /// MCP server entries (from the config; the control API can change them).
+    servers: RwLock<Vec<Arc<McpServer>>>,
+    /// Outbound apps (from the config; the control API can add or replace them).
+    apps: RwLock<Vec<Arc<OutboundApp>>>,
     /// Seconds added to the wall clock for every time the mock issues or checks. Atomic, not in
     /// the store, so that reading the time never needs the store lock.
     clock_offset: AtomicI64,
@@ -67,7 +71,10 @@ impl AppState {
             admin_token,
             http,
             clock_offset: AtomicI64::new(0),
+            servers: RwLock::new(Vec::new()),
+            apps: RwLock::new(Vec::new()),
         })))
+        .inspect(|st| st.reload_entries())
     }
 
     /// Lock the store. A poisoned lock (a panic elsewhere) is recovered: the data is plain
@@ -92,7 +99,72 @@ impl AppState {
         *self.keys_mut() = keys;
         *self.store() = Store::from_config(&self.config);
         self.set_clock_offset(0);
+        self.reload_entries();
         Ok(())
+    }
+
+    fn reload_entries(&self) {
+        *self.0.servers.write().unwrap_or_else(|p| p.into_inner()) = self
+            .config
+            .mcp_servers
+            .iter()
+            .cloned()
+            .map(Arc::new)
+            .collect();
+        *self.0.apps.write().unwrap_or_else(|p| p.into_inner()) = self
+            .config
+            .outbound_apps
+            .iter()
+            .cloned()
+            .map(Arc::new)
+            .collect();
+    }
+
+    /// Every MCP server entry, in order.
+    pub fn servers(&self) -> Vec<Arc<McpServer>> {
+        self.0
+            .servers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replace (or add) a server entry.
+    pub fn put_server(&self, s: McpServer) {
+        let mut all = self.0.servers.write().unwrap_or_else(|p| p.into_inner());
+        match all.iter_mut().find(|x| x.id == s.id) {
+            Some(slot) => *slot = Arc::new(s),
+            None => all.push(Arc::new(s)),
+        }
+    }
+
+    /// Every outbound app.
+    pub fn apps(&self) -> Vec<Arc<OutboundApp>> {
+        self.0
+            .apps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// An outbound app by id.
+    pub fn app(&self, id: &str) -> Option<Arc<OutboundApp>> {
+        self.0
+            .apps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|a| a.id == id)
+            .cloned()
+    }
+
+    /// Replace (or add) an outbound app.
+    pub fn put_app(&self, a: OutboundApp) {
+        let mut all = self.0.apps.write().unwrap_or_else(|p| p.into_inner());
+        match all.iter_mut().find(|x| x.id == a.id) {
+            Some(slot) => *slot = Arc::new(a),
+            None => all.push(Arc::new(a)),
+        }
     }
 
     /// Mock time in epoch seconds: the wall clock plus the control API's offset.
@@ -116,8 +188,14 @@ impl AppState {
     }
 
     /// An MCP server of this project.
-    pub fn server(&self, sid: &str) -> Option<&McpServer> {
-        self.config.server(sid)
+    pub fn server(&self, sid: &str) -> Option<Arc<McpServer>> {
+        self.0
+            .servers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|s| s.id == sid)
+            .cloned()
     }
 
     /// The agentic issuer of a server: `<base>/v1/apps/agentic/<pid>/<sid>` (descope-api.md §1).

@@ -89,7 +89,7 @@ async fn authorize(st: AppState, path: Option<(String, String)>, p: Params) -> R
     let Some(client_id) = p.get("client_id") else {
         return OAuthError::invalid_request("client_id is required").into_response();
     };
-    let client = match find_or_fetch_client(&st, server, client_id).await {
+    let client = match find_or_fetch_client(&st, &server, client_id).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -172,11 +172,11 @@ async fn authorize(st: AppState, path: Option<(String, String)>, p: Params) -> R
             Ok(v) => v,
             Err(e) => return fail("invalid_scope", e.to_string()),
         },
-        None => default_scopes(&client, server),
+        None => default_scopes(&client, &server),
     };
     if let Some(bad) = requested
         .iter()
-        .find(|s| !client_may_request(&client, server, s))
+        .find(|s| !client_may_request(&client, &server, s))
     {
         return fail(
             "invalid_scope",
@@ -184,7 +184,7 @@ async fn authorize(st: AppState, path: Option<(String, String)>, p: Params) -> R
         );
     }
     let resources = p.all("resource").to_vec();
-    if let Some(bad) = resources.iter().find(|r| !names_server(server, r)) {
+    if let Some(bad) = resources.iter().find(|r| !names_server(&server, r)) {
         return fail(
             "invalid_target",
             format!(

@@ -212,19 +212,15 @@ fn options(o: &Map<String, Value>) -> Result<(bool, bool), DescopeError> {
     }
 }
 
-fn app<'a>(st: &'a AppState, id: &str) -> Result<&'a OutboundApp, DescopeError> {
-    st.config
-        .outbound_apps
-        .iter()
-        .find(|a| a.id == id)
-        .ok_or_else(|| {
-            err(
-                StatusCode::NOT_FOUND,
-                codes::UNKNOWN_APP,
-                "Outbound app not found",
-                format!("no outbound app {id:?}"),
-            )
-        })
+fn app(st: &AppState, id: &str) -> Result<std::sync::Arc<OutboundApp>, DescopeError> {
+    st.app(id).ok_or_else(|| {
+        err(
+            StatusCode::NOT_FOUND,
+            codes::UNKNOWN_APP,
+            "Outbound app not found",
+            format!("no outbound app {id:?}"),
+        )
+    })
 }
 
 fn user(st: &AppState, id: &str) -> Result<User, DescopeError> {
@@ -267,6 +263,8 @@ fn token_json(t: &ConnToken, with_refresh: bool) -> Value {
         "lastRefreshError": t.last_refresh_error,
         "scopes": t.scopes,
         "grantedBy": t.granted_by,
+        "tokenSub": t.user_id.clone().unwrap_or_default(),
+        "externalIdentifier": "",
     });
     if with_refresh && let Some(r) = &t.refresh_token {
         v["refreshToken"] = json!(r);

@@ -56,6 +56,19 @@ pub fn routes() -> Router<AppState> {
             get(list_connections).post(create_connection),
         )
         .route("/connections/{id}", delete(delete_connection))
+        .route("/servers", get(list_servers))
+        .route("/servers/{sid}", get(get_server).patch(patch_server))
+        .route("/apps", get(list_apps).post(put_app))
+        .route("/policies/connections/rules", post(add_connection_rule))
+        .route(
+            "/policies/connections/rules/{name}",
+            delete(delete_connection_rule),
+        )
+        .route("/policies/consent/{sid}/rules", post(add_consent_rule))
+        .route(
+            "/policies/consent/{sid}/rules/{name}",
+            delete(delete_consent_rule),
+        )
 }
 
 type R = Result<Response, MockError>;
@@ -67,8 +80,7 @@ fn ok(v: Value) -> R {
 /// `GET /_mock/info`: everything a test needs to find its way.
 async fn info(State(st): State<AppState>) -> R {
     let servers: Vec<Value> = st
-        .config
-        .mcp_servers
+        .servers()
         .iter()
         .map(|s| {
             let iss = st.issuer(&s.id);
@@ -150,8 +162,14 @@ async fn list_clients(State(st): State<AppState>) -> R {
 
 /// `POST /_mock/clients`: register a client directly (same fields as `[[clients]]`).
 async fn create_client(State(st): State<AppState>, Json(c): Json<ClientConfig>) -> R {
-    check_client(&c, &st.config.mcp_servers)
-        .map_err(|(f, m)| MockError::bad("invalid_client", format!("{f}: {m}")))?;
+    check_client(
+        &c,
+        &st.servers()
+            .iter()
+            .map(|s| (**s).clone())
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|(f, m)| MockError::bad("invalid_client", format!("{f}: {m}")))?;
     let mut store = st.store();
     if store.clients.contains_key(&c.id) {
         return Err(MockError::bad(
@@ -211,7 +229,7 @@ async fn mint(State(st): State<AppState>, Json(m): Json<MintRequest>) -> R {
         Some(s) => st.server(s).ok_or_else(|| {
             MockError::bad("unknown_server", format!("server: no MCP server {s:?}"))
         })?,
-        None => &st.config.mcp_servers[0],
+        None => st.servers()[0].clone(),
     };
     let user = match &m.user {
         Some(u) => Some(
@@ -242,7 +260,7 @@ async fn mint(State(st): State<AppState>, Json(m): Json<MintRequest>) -> R {
     let (jwt, claims) = issue_access_token(
         &st,
         &Issue {
-            server,
+            server: &server,
             sub: &sub,
             client_id: &client,
             scopes: &scopes,
@@ -609,7 +627,7 @@ fn check_rules(st: &AppState, rules: &[Rule], for_connections: bool) -> Result<(
         if let Some(a) = r
             .apps
             .iter()
-            .find(|a| !st.config.outbound_apps.iter().any(|x| &x.id == *a))
+            .find(|a| !st.apps().iter().any(|x| &x.id == *a))
         {
             return Err(MockError::bad(
                 "invalid_policy",
@@ -686,14 +704,9 @@ struct ConnectionRequest {
 }
 
 async fn create_connection(State(st): State<AppState>, Json(c): Json<ConnectionRequest>) -> R {
-    let app = st
-        .config
-        .outbound_apps
-        .iter()
-        .find(|a| a.id == c.app)
-        .ok_or_else(|| {
-            MockError::bad("unknown_app", format!("app: no outbound app {:?}", c.app))
-        })?;
+    let app = st.app(&c.app).ok_or_else(|| {
+        MockError::bad("unknown_app", format!("app: no outbound app {:?}", c.app))
+    })?;
     let user = match &c.user {
         Some(u) => Some(
             st.store()
@@ -754,4 +767,217 @@ async fn delete_connection(State(st): State<AppState>, Path(id): Path<String>) -
             format!("no connection token {id:?}"),
         )),
     }
+}
+
+async fn list_servers(State(st): State<AppState>) -> R {
+    let all: Vec<Value> = st.servers().iter().map(|s| json!(**s)).collect();
+    ok(json!({ "servers": all }))
+}
+
+async fn get_server(State(st): State<AppState>, Path(sid): Path<String>) -> R {
+    let s = st
+        .server(&sid)
+        .ok_or_else(|| MockError::not_found("unknown_server", format!("no MCP server {sid:?}")))?;
+    ok(json!(*s))
+}
+
+/// `PATCH /_mock/servers/{sid}` body: the fields to change (same names as `[[mcp_servers]]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerPatch {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    scopes: Option<Vec<crate::config::ScopeDef>>,
+    #[serde(default)]
+    dcr: Option<bool>,
+    #[serde(default)]
+    cimd: Option<bool>,
+    #[serde(default)]
+    access_token_ttl: Option<u64>,
+    #[serde(default)]
+    audience: Option<Vec<crate::config::AudMember>>,
+    #[serde(default)]
+    scope_claims: Option<crate::config::ScopeClaims>,
+    #[serde(default)]
+    require_resource: Option<bool>,
+}
+
+/// Make a server entry match the system under test (its resource URL, its scopes, ...).
+async fn patch_server(
+    State(st): State<AppState>,
+    Path(sid): Path<String>,
+    Json(p): Json<ServerPatch>,
+) -> R {
+    let cur = st
+        .server(&sid)
+        .ok_or_else(|| MockError::not_found("unknown_server", format!("no MCP server {sid:?}")))?;
+    let mut s = (*cur).clone();
+    if let Some(u) = p.url {
+        crate::config::check_resource_url(&u)
+            .map_err(|m| MockError::bad("invalid_server", format!("url: {m}")))?;
+        s.url = u;
+    }
+    if let Some(sc) = p.scopes {
+        let mut seen = HashSet::new();
+        for (i, d) in sc.iter().enumerate() {
+            if crate::parse::parse_scope(&d.name).map(|v| v.len()) != Ok(1)
+                || !seen.insert(d.name.clone())
+            {
+                return Err(MockError::bad(
+                    "invalid_server",
+                    format!(
+                        "scopes[{i}].name: {:?} is not a single, unique scope token",
+                        d.name
+                    ),
+                ));
+            }
+        }
+        s.scopes = sc;
+    }
+    if let Some(v) = p.dcr {
+        s.dcr = v;
+    }
+    if let Some(v) = p.cimd {
+        s.cimd = v;
+    }
+    if let Some(v) = p.access_token_ttl {
+        if v == 0 {
+            return Err(MockError::bad(
+                "invalid_server",
+                "access_token_ttl: at least 1 second",
+            ));
+        }
+        s.access_token_ttl = v;
+    }
+    if let Some(v) = p.audience {
+        if v.is_empty() {
+            return Err(MockError::bad(
+                "invalid_server",
+                "audience: at least one member",
+            ));
+        }
+        s.audience = v;
+    }
+    if let Some(v) = p.scope_claims {
+        s.scope_claims = v;
+    }
+    if let Some(v) = p.require_resource {
+        s.require_resource = v;
+    }
+    st.put_server(s.clone());
+    ok(json!(s))
+}
+
+async fn list_apps(State(st): State<AppState>) -> R {
+    let all: Vec<Value> = st.apps().iter().map(|a| json!(**a)).collect();
+    ok(json!({ "apps": all }))
+}
+
+/// `POST /_mock/apps`: create or replace an outbound app (fields as `[[outbound_apps]]`).
+async fn put_app(State(st): State<AppState>, Json(a): Json<crate::config::OutboundApp>) -> R {
+    if a.id.is_empty() || a.id.contains(char::is_whitespace) || a.id.contains('/') {
+        return Err(MockError::bad(
+            "invalid_app",
+            format!(
+                "id: {:?} must be non-empty, without white space or '/'",
+                a.id
+            ),
+        ));
+    }
+    if a.token_ttl == 0 {
+        return Err(MockError::bad(
+            "invalid_app",
+            "token_ttl: at least 1 second",
+        ));
+    }
+    let created = st.app(&a.id).is_none();
+    st.put_app(a.clone());
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        axum::Json(json!(a)),
+    )
+        .into_response())
+}
+
+fn check_new_rule(rules: &[Rule], r: &Rule) -> Result<(), MockError> {
+    if r.name.is_empty() {
+        return Err(MockError::bad(
+            "invalid_policy",
+            "name: a rule added on its own needs a name (to delete it later)",
+        ));
+    }
+    if rules.iter().any(|x| x.name == r.name) {
+        return Err(MockError::bad(
+            "invalid_policy",
+            format!("name: a rule {:?} exists", r.name),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /_mock/policies/connections/rules`: add one named rule (others are untouched, so
+/// concurrent tests can each manage their own rules).
+async fn add_connection_rule(State(st): State<AppState>, Json(r): Json<Rule>) -> R {
+    check_rules(&st, std::slice::from_ref(&r), true)?;
+    let mut store = st.store();
+    check_new_rule(&store.connection_policy, &r)?;
+    store.connection_policy.push(r.clone());
+    Ok((StatusCode::CREATED, axum::Json(json!(r))).into_response())
+}
+
+/// `DELETE /_mock/policies/connections/rules/{name}`.
+async fn delete_connection_rule(State(st): State<AppState>, Path(name): Path<String>) -> R {
+    let mut store = st.store();
+    let before = store.connection_policy.len();
+    store.connection_policy.retain(|r| r.name != name);
+    if store.connection_policy.len() == before {
+        return Err(MockError::not_found(
+            "unknown_rule",
+            format!("no connections rule {name:?}"),
+        ));
+    }
+    ok(json!({ "deleted": name }))
+}
+
+/// `POST /_mock/policies/consent/{sid}/rules`: add one named rule to a server's consent policy.
+async fn add_consent_rule(
+    State(st): State<AppState>,
+    Path(sid): Path<String>,
+    Json(r): Json<Rule>,
+) -> R {
+    if st.server(&sid).is_none() {
+        return Err(MockError::not_found(
+            "unknown_server",
+            format!("no MCP server {sid:?}"),
+        ));
+    }
+    check_rules(&st, std::slice::from_ref(&r), false)?;
+    let mut store = st.store();
+    let rules = store.consent_policies.entry(sid).or_default();
+    check_new_rule(rules, &r)?;
+    rules.push(r.clone());
+    Ok((StatusCode::CREATED, axum::Json(json!(r))).into_response())
+}
+
+/// `DELETE /_mock/policies/consent/{sid}/rules/{name}`.
+async fn delete_consent_rule(
+    State(st): State<AppState>,
+    Path((sid, name)): Path<(String, String)>,
+) -> R {
+    let mut store = st.store();
+    let rules = store.consent_policies.entry(sid.clone()).or_default();
+    let before = rules.len();
+    rules.retain(|r| r.name != name);
+    if rules.len() == before {
+        return Err(MockError::not_found(
+            "unknown_rule",
+            format!("no consent rule {name:?} for {sid:?}"),
+        ));
+    }
+    ok(json!({ "deleted": name }))
 }

@@ -105,8 +105,7 @@ async fn legacy(State(st): State<AppState>, Path(pid): Path<String>) -> Response
         json!(format!("{base}/oauth2/v1/apps/token")),
     );
     let mut scopes: Vec<String> = st
-        .config
-        .mcp_servers
+        .servers()
         .iter()
         .flat_map(|s| s.scopes_supported())
         .collect();

@@ -238,11 +238,11 @@ pub fn issue_access_token(
     let mut c = claims(&input);
     if let Some(flaw) = i.flaw {
         let sibling = (flaw == Flaw::SiblingAud)
-            .then(|| st.config.mcp_servers.iter().find(|s| s.id != i.server.id))
+            .then(|| st.servers().into_iter().find(|s| s.id != i.server.id))
             .flatten()
             .map(|sib| {
                 let sib_input = ClaimsInput {
-                    server: sib,
+                    server: &sib,
                     issuer: st.issuer(&sib.id),
                     resource: None,
                     ..input
@@ -356,7 +356,7 @@ fn grant(
     }
 }
 
-fn server_of<'a>(st: &'a AppState, sid: &str) -> Result<&'a McpServer, OAuthError> {
+fn server_of(st: &AppState, sid: &str) -> Result<std::sync::Arc<McpServer>, OAuthError> {
     st.server(sid)
         .ok_or_else(|| OAuthError::invalid_request(format!("unknown MCP server {sid:?}")))
 }
@@ -452,7 +452,8 @@ fn code_grant(
             "PKCE verification failed: S256(code_verifier) does not match code_challenge",
         ));
     }
-    let server = server_of(st, &code.server_id)?;
+    let server_arc = server_of(st, &code.server_id)?;
+    let server = &*server_arc;
     let resource = match p.get("resource") {
         Some(r) if code.resources.is_empty() && names_server(server, r) => Some(r.to_string()),
         Some(r) if code.resources.iter().any(|c| c == r) => Some(r.to_string()),
@@ -560,7 +561,8 @@ fn refresh_grant(
             "the refresh token belongs to another MCP server",
         ));
     }
-    let server = server_of(st, &rt.server_id)?;
+    let server_arc = server_of(st, &rt.server_id)?;
+    let server = &*server_arc;
     if let Some(r) = p.get("resource") {
         let same = match &rt.resource {
             Some(g) => g == r,
@@ -624,7 +626,7 @@ fn client_credentials(
         Some(s) => s,
         None => match authed.client.cfg.servers.as_slice() {
             [only] => only.clone(),
-            _ if st.config.mcp_servers.len() == 1 => st.config.mcp_servers[0].id.clone(),
+            _ if st.servers().len() == 1 => st.servers()[0].id.clone(),
             _ => {
                 return Err(OAuthError::invalid_request(
                     "mcp_server_id is required on /oauth2/v1/apps/token for client_credentials",
@@ -632,7 +634,8 @@ fn client_credentials(
             }
         },
     };
-    let server = server_of(st, &sid)?;
+    let server_arc = server_of(st, &sid)?;
+    let server = &*server_arc;
     let client = &authed.client;
     if !client.serves(&sid) {
         return Err(OAuthError::new(
