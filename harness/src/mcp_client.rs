@@ -1,0 +1,327 @@
+//! A small MCP client over Streamable HTTP for black-box checks: it builds JSON-RPC messages
+//! from rmcp's model types, sends them with reqwest, and keeps every byte-level detail of the
+//! exchange (status, headers, raw body) for assertions and failure reports.
+
+use reqwest::header::HeaderMap;
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, Implementation, InitializeRequestParams,
+};
+use serde_json::{Value, json};
+
+use crate::challenge::{self, Challenge};
+
+/// How a request authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// No `Authorization` header.
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// A raw `Authorization` header value (`bearer x`, `Basic ...`, `Bearer ` ...).
+    Header(String),
+    /// `?access_token=<token>` and no header.
+    Query(String),
+}
+
+/// One HTTP exchange, kept whole for assertions and reports.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// `POST`, `GET`, `DELETE`.
+    pub method: String,
+    /// Full URL.
+    pub url: String,
+    /// What the token was (e.g. `expired token`), for reports.
+    pub token_note: String,
+    /// The JSON-RPC method sent, if any.
+    pub rpc_method: Option<String>,
+    /// HTTP status (0 = no answer).
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Raw body (possibly SSE).
+    pub body: String,
+    /// The JSON-RPC response with the request's id, parsed from JSON or SSE.
+    pub message: Option<Value>,
+}
+
+impl Exchange {
+    /// All `WWW-Authenticate` values.
+    pub fn www_authenticate(&self) -> Vec<String> {
+        self.headers
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect()
+    }
+    /// The Bearer challenge, parsed (`Err` = the header does not parse).
+    pub fn bearer_challenge(&self) -> Result<Option<Challenge>, challenge::ChallengeError> {
+        let vals = self.www_authenticate();
+        challenge::bearer(vals.iter().map(String::as_str))
+    }
+    /// `Mcp-Session-Id` of the response.
+    pub fn session_id(&self) -> Option<String> {
+        self.headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+    /// The JSON-RPC `result`.
+    pub fn result(&self) -> Option<&Value> {
+        self.message.as_ref().and_then(|m| m.get("result"))
+    }
+    /// The JSON-RPC `error`.
+    pub fn rpc_error(&self) -> Option<&Value> {
+        self.message.as_ref().and_then(|m| m.get("error"))
+    }
+    /// A tool result with `isError: true`?
+    pub fn tool_error(&self) -> bool {
+        self.result()
+            .and_then(|r| r.get("isError"))
+            .and_then(Value::as_bool)
+            == Some(true)
+    }
+    /// A successful tool result (HTTP 2xx, a result, not `isError`).
+    pub fn tool_ok(&self) -> bool {
+        (200..300).contains(&self.status) && self.result().is_some() && !self.tool_error()
+    }
+    /// For failure reports: request, token, status, challenge, body excerpt.
+    pub fn describe(&self) -> String {
+        let body: String = self.body.chars().take(300).collect();
+        format!(
+            "request: {} {}{} with {}\nresponse: {} | WWW-Authenticate: {} | body: {}",
+            self.method,
+            self.url,
+            self.rpc_method
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default(),
+            self.token_note,
+            self.status,
+            self.www_authenticate().join(" || "),
+            body.replace('\n', "\\n")
+        )
+    }
+}
+
+/// The client.
+#[derive(Debug, Clone)]
+pub struct McpClient {
+    http: reqwest::Client,
+    /// The MCP endpoint.
+    pub url: String,
+    /// The protocol revision to speak.
+    pub protocol_version: String,
+}
+
+/// Pick the JSON-RPC message with `id` out of a JSON or SSE body.
+pub fn find_message(body: &str, content_type: &str, id: Option<i64>) -> Option<Value> {
+    let matches = |v: &Value| id.is_none_or(|i| v.get("id").and_then(Value::as_i64) == Some(i));
+    if content_type.starts_with("text/event-stream") {
+        // Events are separated by blank lines; `data:` lines of one event are joined by "\n".
+        for event in body.replace("\r\n", "\n").split("\n\n") {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
+            if let Ok(v) = serde_json::from_str::<Value>(&data.join("\n"))
+                && matches(&v)
+            {
+                return Some(v);
+            }
+        }
+        None
+    } else {
+        serde_json::from_str::<Value>(body).ok().filter(matches)
+    }
+}
+
+impl McpClient {
+    /// A client for an MCP endpoint.
+    pub fn new(url: &str, protocol_version: &str) -> McpClient {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        McpClient {
+            http,
+            url: url.to_string(),
+            protocol_version: protocol_version.to_string(),
+        }
+    }
+
+    /// Send one HTTP request to the endpoint.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        auth: &Auth,
+        token_note: &str,
+        session: Option<&str>,
+        body: Option<Value>,
+        extra_headers: &[(&str, &str)],
+    ) -> Exchange {
+        let mut url = self.url.clone();
+        if let Auth::Query(t) = auth {
+            let enc: String = url::form_urlencoded::byte_serialize(t.as_bytes()).collect();
+            url = format!(
+                "{url}{}access_token={enc}",
+                if url.contains('?') { '&' } else { '?' }
+            );
+        }
+        let mut req = self
+            .http
+            .request(method.clone(), &url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", &self.protocol_version);
+        match auth {
+            Auth::Bearer(t) => req = req.header("authorization", format!("Bearer {t}")),
+            Auth::Header(h) => req = req.header("authorization", h.as_str()),
+            Auth::None | Auth::Query(_) => {}
+        }
+        if let Some(s) = session {
+            req = req.header("mcp-session-id", s);
+        }
+        for (k, v) in extra_headers {
+            req = req.header(*k, *v);
+        }
+        let rpc_method = body
+            .as_ref()
+            .and_then(|b| b.get("method"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let id = body
+            .as_ref()
+            .and_then(|b| b.get("id"))
+            .and_then(Value::as_i64);
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        let mut ex = Exchange {
+            method: method.to_string(),
+            url,
+            token_note: token_note.to_string(),
+            rpc_method,
+            status: 0,
+            headers: HeaderMap::new(),
+            body: String::new(),
+            message: None,
+        };
+        // A GET opens an SSE stream that never ends: read only its head.
+        let stream = method == reqwest::Method::GET;
+        match req.send().await {
+            Ok(resp) => {
+                ex.status = resp.status().as_u16();
+                ex.headers = resp.headers().clone();
+                if !stream {
+                    ex.body = resp.text().await.unwrap_or_default();
+                    let ct = ex
+                        .headers
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    if id.is_some() {
+                        ex.message = find_message(&ex.body, &ct, id);
+                    }
+                }
+            }
+            Err(e) => ex.body = format!("no answer: {e}"),
+        }
+        ex
+    }
+
+    /// `initialize` (rmcp's `InitializeRequestParams`).
+    pub async fn initialize(
+        &self,
+        auth: &Auth,
+        note: &str,
+        extra_headers: &[(&str, &str)],
+    ) -> Exchange {
+        let mut p = InitializeRequestParams::new(
+            ClientCapabilities::default(),
+            Implementation::new("mcp-authcheck", env!("CARGO_PKG_VERSION")),
+        );
+        if let Ok(v) = serde_json::from_value(json!(self.protocol_version)) {
+            p.protocol_version = v;
+        }
+        let msg = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": p});
+        self.send(
+            reqwest::Method::POST,
+            auth,
+            note,
+            None,
+            Some(msg),
+            extra_headers,
+        )
+        .await
+    }
+
+    /// `notifications/initialized`.
+    pub async fn initialized(&self, auth: &Auth, note: &str, session: Option<&str>) -> Exchange {
+        let msg = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        self.send(reqwest::Method::POST, auth, note, session, Some(msg), &[])
+            .await
+    }
+
+    /// `tools/list`.
+    pub async fn list_tools(&self, auth: &Auth, note: &str, session: Option<&str>) -> Exchange {
+        let msg = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+        self.send(reqwest::Method::POST, auth, note, session, Some(msg), &[])
+            .await
+    }
+
+    /// `tools/call` (rmcp's `CallToolRequestParams`).
+    pub async fn call_tool(
+        &self,
+        auth: &Auth,
+        note: &str,
+        session: Option<&str>,
+        name: &str,
+        args: Value,
+    ) -> Exchange {
+        let mut p = CallToolRequestParams::new(name.to_string());
+        if let Value::Object(o) = args {
+            p = p.with_arguments(o);
+        }
+        let msg = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": p});
+        self.send(reqwest::Method::POST, auth, note, session, Some(msg), &[])
+            .await
+    }
+
+    /// Initialize and complete the handshake; returns the initialize exchange (with the
+    /// session id, if the server keeps sessions).
+    pub async fn open(&self, auth: &Auth, note: &str) -> Exchange {
+        let init = self.initialize(auth, note, &[]).await;
+        if (200..300).contains(&init.status) {
+            let sid = init.session_id();
+            self.initialized(auth, note, sid.as_deref()).await;
+        }
+        init
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_messages_in_sse_and_json() {
+        let sse = "data: \nid: 0\nretry: 3000\n\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}\nid: 1\n\n";
+        assert_eq!(
+            find_message(sse, "text/event-stream", Some(3)).unwrap()["id"],
+            3
+        );
+        assert!(find_message(sse, "text/event-stream", Some(4)).is_none());
+        assert_eq!(
+            find_message(
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+                "application/json",
+                Some(1)
+            )
+            .unwrap()["id"],
+            1
+        );
+    }
+}

@@ -1,0 +1,388 @@
+//! The SUT profile (TOML): the one contract users write. Errors name the file and the field
+//! before anything runs. Annotated example: README "Point it at your server".
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A profile error: `profile.toml: tools[1].connection.level: must be "user" or "tenant"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {field}{sep}{message}", sep = if field.is_empty() { "" } else { ": " })]
+pub struct ProfileError {
+    /// The profile file.
+    pub file: String,
+    /// The dotted field path.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The whole profile.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// The server under test.
+    pub server: Server,
+    /// The mock-as instance the server trusts.
+    pub mock_as: MockAs,
+    /// How the server authenticates.
+    #[serde(default)]
+    pub auth: Auth,
+    /// Its tools and what they need.
+    #[serde(default)]
+    pub tools: Vec<Tool>,
+    /// Requirement tag (`req-40`, `req-C3`) → why the server is known to fail it.
+    #[serde(default)]
+    pub expected_failures: BTreeMap<String, String>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// The MCP endpoint.
+    pub url: String,
+    /// The expected PRM resource and token audience; default = `url`.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// The MCP protocol revision the client speaks.
+    #[serde(default = "default_version")]
+    pub protocol_version: String,
+    /// Whether the server keeps sessions (`Mcp-Session-Id`); default: yes before 2026-07-28.
+    #[serde(default)]
+    pub stateful: Option<bool>,
+    /// Whether the server validates `Origin` (checklist 49 applies to browsers-facing servers).
+    #[serde(default = "yes")]
+    pub validates_origin: bool,
+}
+
+/// `[mock_as]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockAs {
+    /// mock-as base URL.
+    pub url: String,
+    /// The project id.
+    pub project_id: String,
+    /// The mock-as MCP server entry the SUT trusts (its issuer).
+    pub mcp_server_id: String,
+    /// `--admin-token` of mock-as, when it was started with one.
+    #[serde(default)]
+    pub admin_token: Option<String>,
+    /// Make the server entry's `url` the SUT's resource before running (default true).
+    #[serde(default = "yes")]
+    pub sync_server_entry: bool,
+}
+
+/// Token validation style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Validation {
+    /// Local JWT validation against the JWKS (revocation at the AS is invisible).
+    #[default]
+    Jwt,
+    /// Introspection at the AS: enables the revocation-at-AS scenarios.
+    Introspection,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// Scopes every request needs.
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    /// `jwt` or `introspection`.
+    #[serde(default)]
+    pub validation: Validation,
+    /// How long the SUT may take to accept a newly published key.
+    #[serde(default = "default_jwks_wait")]
+    pub jwks_cache_seconds: u64,
+    /// Seconds the SUT may keep trusting a retired key (for the retirement scenario).
+    #[serde(default)]
+    pub jwks_max_age_seconds: Option<u64>,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            required_scopes: Vec::new(),
+            validation: Validation::Jwt,
+            jwks_cache_seconds: default_jwks_wait(),
+            jwks_max_age_seconds: None,
+        }
+    }
+}
+
+/// `[[tools]]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// Tool name.
+    pub name: String,
+    /// Scopes beyond `required_scopes`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Arguments for a successful call.
+    #[serde(default)]
+    pub arguments: toml::Table,
+    /// The connection it uses, if any.
+    #[serde(default)]
+    pub connection: Option<Connection>,
+}
+
+/// A tool's connection.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    /// The outbound app.
+    pub app_id: String,
+    /// `user` or `tenant`.
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// Provider scopes it asks for.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// For tenant-level connections: the argument naming the tenant, if the tool takes one.
+    #[serde(default)]
+    pub tenant_argument: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_version() -> String {
+    "2025-06-18".into()
+}
+fn default_jwks_wait() -> u64 {
+    31
+}
+fn default_level() -> String {
+    "user".into()
+}
+
+/// Protocol revisions the suite knows, oldest first.
+pub const REVISIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"];
+
+impl Profile {
+    /// Load and validate a profile file.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+            file: file.clone(),
+            field: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Profile::parse(&text, &file)
+    }
+
+    /// Parse and validate profile text.
+    pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
+        let p: Profile = toml::from_str(text).map_err(|e| ProfileError {
+            file: file.into(),
+            field: String::new(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        p.validate(file)?;
+        Ok(p)
+    }
+
+    /// Check what TOML types cannot.
+    pub fn validate(&self, file: &str) -> Result<(), ProfileError> {
+        let err = |field: &str, message: String| ProfileError {
+            file: file.into(),
+            field: field.into(),
+            message,
+        };
+        let url_ok = |field: &str, v: &str| -> Result<(), ProfileError> {
+            let u = url::Url::parse(v)
+                .map_err(|e| err(field, format!("{v:?} is not an absolute URL: {e}")))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                return Err(err(field, format!("{v:?} must be http(s)")));
+            }
+            Ok(())
+        };
+        url_ok("server.url", &self.server.url)?;
+        if let Some(r) = &self.server.resource {
+            url_ok("server.resource", r)?;
+        }
+        if !REVISIONS.contains(&self.server.protocol_version.as_str()) {
+            return Err(err(
+                "server.protocol_version",
+                format!(
+                    "{:?} is not one of {}",
+                    self.server.protocol_version,
+                    REVISIONS.join(", ")
+                ),
+            ));
+        }
+        url_ok("mock_as.url", &self.mock_as.url)?;
+        if self.mock_as.project_id.len() != 28 || !self.mock_as.project_id.starts_with('P') {
+            return Err(err(
+                "mock_as.project_id",
+                format!(
+                    "{:?} is not a 28-character project id starting with P",
+                    self.mock_as.project_id
+                ),
+            ));
+        }
+        if !self.mock_as.mcp_server_id.starts_with("MS") {
+            return Err(err(
+                "mock_as.mcp_server_id",
+                format!("{:?} does not start with MS", self.mock_as.mcp_server_id),
+            ));
+        }
+        for (i, t) in self.tools.iter().enumerate() {
+            if t.name.is_empty() {
+                return Err(err(&format!("tools[{i}].name"), "must not be empty".into()));
+            }
+            if let Some(c) = &t.connection {
+                if c.level != "user" && c.level != "tenant" {
+                    return Err(err(
+                        &format!("tools[{i}].connection.level"),
+                        format!("{:?} must be \"user\" or \"tenant\"", c.level),
+                    ));
+                }
+                if c.app_id.is_empty() {
+                    return Err(err(
+                        &format!("tools[{i}].connection.app_id"),
+                        "must not be empty".into(),
+                    ));
+                }
+            }
+        }
+        for k in self.expected_failures.keys() {
+            if !k.starts_with("req-") {
+                return Err(err(
+                    &format!("expected_failures.{k}"),
+                    "keys are requirement tags like \"req-40\" or \"req-C3\"".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The expected resource / audience.
+    pub fn resource(&self) -> &str {
+        self.server.resource.as_deref().unwrap_or(&self.server.url)
+    }
+
+    /// Whether the server keeps sessions.
+    pub fn stateful(&self) -> bool {
+        self.server
+            .stateful
+            .unwrap_or(self.server.protocol_version.as_str() < "2026-07-28")
+    }
+
+    /// The issuer the SUT trusts.
+    pub fn issuer(&self) -> String {
+        format!(
+            "{}/v1/apps/agentic/{}/{}",
+            self.mock_as.url.trim_end_matches('/'),
+            self.mock_as.project_id,
+            self.mock_as.mcp_server_id
+        )
+    }
+
+    /// A tool by name.
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+
+    /// A tool that needs a scope beyond the required ones (for scope scenarios).
+    pub fn scoped_tool(&self) -> Option<&Tool> {
+        self.tools
+            .iter()
+            .find(|t| !t.scopes.is_empty() && t.connection.is_none())
+            .or_else(|| self.tools.iter().find(|t| !t.scopes.is_empty()))
+    }
+
+    /// A tool that needs no scope beyond the required ones.
+    pub fn plain_tool(&self) -> Option<&Tool> {
+        self.tools
+            .iter()
+            .find(|t| t.scopes.is_empty() && t.connection.is_none())
+    }
+
+    /// A tool with a connection of the given level.
+    pub fn connection_tool(&self, level: &str) -> Option<&Tool> {
+        self.tools
+            .iter()
+            .find(|t| t.connection.as_ref().is_some_and(|c| c.level == level))
+    }
+
+    /// Every scope any operation needs (required + all tools').
+    pub fn all_scopes(&self) -> Vec<String> {
+        let mut v = self.auth.required_scopes.clone();
+        for t in &self.tools {
+            for s in &t.scopes {
+                if !v.contains(s) {
+                    v.push(s.clone());
+                }
+            }
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+url = "http://127.0.0.1:8001/mcp"
+[mock_as]
+url = "http://127.0.0.1:8787"
+project_id = "P2mockAsDefaultProject000001"
+mcp_server_id = "MS2calendar"
+[auth]
+required_scopes = ["mcp:read"]
+[[tools]]
+name = "get_calendar_events"
+scopes = ["calendar.read"]
+connection = { app_id = "google-calendar", level = "user", scopes = ["calendar.readonly"] }
+[expected_failures]
+"req-40" = "accepts nbf in the future"
+"#;
+
+    #[test]
+    fn good_profile_parses_with_defaults() {
+        let p = Profile::parse(GOOD, "p.toml").unwrap();
+        assert_eq!(p.resource(), "http://127.0.0.1:8001/mcp");
+        assert_eq!(p.server.protocol_version, "2025-06-18");
+        assert!(p.stateful());
+        assert_eq!(p.auth.jwks_cache_seconds, 31);
+        assert_eq!(
+            p.issuer(),
+            "http://127.0.0.1:8787/v1/apps/agentic/P2mockAsDefaultProject000001/MS2calendar"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = Profile::parse(
+            &GOOD.replace("level = \"user\"", "level = \"org\""),
+            "p.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "tools[0].connection.level");
+        assert!(
+            e.to_string()
+                .starts_with("p.toml: tools[0].connection.level: "),
+            "{e}"
+        );
+        let e = Profile::parse(&GOOD.replace("[auth]", "[auth]\nbogus = 1"), "p.toml").unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+        let e = Profile::parse(&GOOD.replace("\"req-40\"", "\"40\""), "p.toml").unwrap_err();
+        assert_eq!(e.field, "expected_failures.40");
+        let e = Profile::parse(
+            &GOOD
+                .replace("2025-06-18", "x")
+                .replace("[server]", "[server]\nprotocol_version = \"1999\""),
+            "p.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "server.protocol_version");
+    }
+}

@@ -1,0 +1,1 @@
+//! Steps of `audience.feature` (to be written).

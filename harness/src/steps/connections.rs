@@ -1,0 +1,1 @@
+//! Steps of `connections.feature` (to be written).

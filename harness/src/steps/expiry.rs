@@ -1,0 +1,1 @@
+//! Steps of `expiry.feature` (to be written).

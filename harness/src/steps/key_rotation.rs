@@ -1,0 +1,1 @@
+//! Steps of `key_rotation.feature` (to be written).

@@ -1,0 +1,1 @@
+//! Steps of `passthrough.feature` (to be written).

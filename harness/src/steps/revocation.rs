@@ -1,0 +1,1 @@
+//! Steps of `revocation.feature` (to be written).

@@ -1,0 +1,1 @@
+//! Steps of `scope.feature` (to be written).

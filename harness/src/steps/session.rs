@@ -1,0 +1,1 @@
+//! Steps of `session.feature` (to be written).

@@ -1,0 +1,389 @@
+//! The cucumber World: one per scenario, with its own user on mock-as (isolation makes
+//! concurrency free), the token it is about to use, the MCP session and every exchange so far.
+//! Steps stay in the user's language; HTTP lives in these methods and in [`crate::mcp_client`].
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use crate::as_client::{MintRequest, MockAsClient};
+use crate::challenge::Challenge;
+use crate::mcp_client::{Auth, Exchange, McpClient};
+use crate::profile::Profile;
+
+/// Everything shared by the scenarios of one run.
+#[derive(Debug)]
+pub struct SuiteCtx {
+    /// The profile.
+    pub profile: Profile,
+    /// mock-as's control API.
+    pub mock: MockAsClient,
+    /// The MCP client.
+    pub mcp: McpClient,
+}
+
+static CTX: RwLock<Option<Arc<SuiteCtx>>> = RwLock::new(None);
+
+/// Install the context for the next run (runs in one process are sequential).
+pub fn set_ctx(ctx: Arc<SuiteCtx>) {
+    *CTX.write().unwrap_or_else(|p| p.into_inner()) = Some(ctx);
+}
+
+fn ctx() -> Arc<SuiteCtx> {
+    // The runner installs the context before any World exists.
+    CTX.read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .expect("suite context installed by the runner")
+}
+
+/// One scenario's state.
+#[derive(Debug, cucumber::World)]
+#[world(init = Self::new)]
+pub struct AuthWorld {
+    /// The run's shared context.
+    pub ctx: Arc<SuiteCtx>,
+    /// A short id unique to this scenario.
+    pub id: String,
+    /// This scenario's user on mock-as (created on first use).
+    pub user: Option<String>,
+    /// The OAuth client id its tokens name.
+    pub client_id: String,
+    /// The token the next request sends.
+    pub token: Option<String>,
+    /// How to send it (default `Authorization: Bearer`).
+    pub auth_override: Option<Auth>,
+    /// What the token is, for reports.
+    pub token_note: String,
+    /// The MCP session, once opened.
+    pub session: Option<String>,
+    /// Every exchange, in order.
+    pub exchanges: Vec<Exchange>,
+    /// Named Connections Policy rules this scenario added (removed after it).
+    pub rules: Vec<String>,
+    /// mock-as journal position when the scenario started its action.
+    pub journal_mark: u64,
+    /// Values steps keep for later steps (other tokens, connection ids, URLs).
+    pub saved: std::collections::HashMap<String, String>,
+    /// Scenario start.
+    pub started: Instant,
+}
+
+impl AuthWorld {
+    fn new() -> AuthWorld {
+        let id = scenario_id();
+        AuthWorld {
+            ctx: ctx(),
+            client_id: format!("authcheck-{id}"),
+            id,
+            user: None,
+            token: None,
+            auth_override: None,
+            token_note: "no token".into(),
+            session: None,
+            exchanges: Vec::new(),
+            rules: Vec::new(),
+            journal_mark: 0,
+            saved: Default::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &Profile {
+        &self.ctx.profile
+    }
+
+    /// Fail the step with the last exchange attached (request, token, response).
+    #[track_caller]
+    pub fn fail(&self, what: &str) -> ! {
+        match self.exchanges.last() {
+            Some(e) => panic!("{what}\n{}", e.describe()),
+            None => panic!("{what}"),
+        }
+    }
+
+    /// The last exchange (a step that needs one when none happened is a suite bug).
+    #[track_caller]
+    pub fn last(&self) -> &Exchange {
+        match self.exchanges.last() {
+            Some(e) => e,
+            None => panic!("no request was sent yet"),
+        }
+    }
+
+    /// This scenario's user: created with a role of its own, so policies can be scoped to it.
+    pub async fn user(&mut self) -> String {
+        if let Some(u) = &self.user {
+            return u.clone();
+        }
+        let id = format!("U2ac{}", self.id);
+        let role = self.role();
+        if let Err(e) = self.ctx.mock.put_user(&id, &[role], &[]).await {
+            panic!("could not create the scenario user: {e}");
+        }
+        self.user = Some(id.clone());
+        id
+    }
+
+    /// The scenario's own role.
+    pub fn role(&self) -> String {
+        format!("authcheck-{}", self.id)
+    }
+
+    /// Make the user a member of a tenant (the profile's connection tenant).
+    pub async fn join_tenant(&mut self, tenant: &str) {
+        let id = self.user().await;
+        let role = self.role();
+        if let Err(e) = self
+            .ctx
+            .mock
+            .put_user(
+                &id,
+                std::slice::from_ref(&role),
+                &[(tenant.to_string(), vec![role.clone()])],
+            )
+            .await
+        {
+            panic!("could not add the scenario user to tenant {tenant}: {e}");
+        }
+    }
+
+    /// Mint a token for this scenario's user: `scopes` (default every scope the profile names),
+    /// an optional mock-as flaw, extra claims; it becomes the token the next request sends.
+    pub async fn mint(
+        &mut self,
+        scopes: Option<Vec<String>>,
+        flaw: Option<&str>,
+        claims: Option<Value>,
+        note: &str,
+    ) -> String {
+        let user = self.user().await;
+        let p = self.profile().clone();
+        let mut scopes = scopes.unwrap_or_else(|| p.all_scopes());
+        if !scopes.iter().any(|s| s == "outbound.token.fetch")
+            && p.tools.iter().any(|t| t.connection.is_some())
+            && flaw.is_none()
+        {
+            // Connection-backed tools need it to exchange the token; it is part of "valid".
+            scopes.push("outbound.token.fetch".into());
+        }
+        let req = MintRequest {
+            server: Some(p.mock_as.mcp_server_id.clone()),
+            user: Some(user),
+            client: Some(self.client_id.clone()),
+            scopes: Some(scopes),
+            resource: Some(p.resource().to_string()),
+            claims,
+            flaw: flaw.map(str::to_string),
+            ..Default::default()
+        };
+        match self.ctx.mock.mint(&req).await {
+            Ok(t) => {
+                self.token = Some(t.clone());
+                self.token_note = note.to_string();
+                t
+            }
+            Err(e) => panic!("mock-as could not mint a token ({note}): {e}"),
+        }
+    }
+
+    /// A valid token with every scope the profile names.
+    pub async fn valid_token(&mut self) -> String {
+        self.mint(None, None, None, "a valid token").await
+    }
+
+    /// A valid token with only the required scopes.
+    pub async fn minimal_token(&mut self) -> String {
+        let req = self.profile().auth.required_scopes.clone();
+        self.mint(
+            Some(req),
+            None,
+            None,
+            "a token with only the required scopes",
+        )
+        .await
+    }
+
+    /// How the next request authenticates.
+    pub fn auth(&self) -> Auth {
+        if let Some(a) = &self.auth_override {
+            return a.clone();
+        }
+        match &self.token {
+            Some(t) => Auth::Bearer(t.clone()),
+            None => Auth::None,
+        }
+    }
+
+    /// Send `initialize` (no session yet).
+    pub async fn initialize(&mut self) -> &Exchange {
+        let ex = self
+            .ctx
+            .mcp
+            .initialize(&self.auth(), &self.token_note, &[])
+            .await;
+        self.exchanges.push(ex);
+        self.last()
+    }
+
+    /// Open a session: initialize + initialized; keeps the session id.
+    pub async fn open(&mut self) -> &Exchange {
+        let ex = self.ctx.mcp.open(&self.auth(), &self.token_note).await;
+        if (200..300).contains(&ex.status) {
+            self.session = ex.session_id();
+        }
+        self.exchanges.push(ex);
+        self.last()
+    }
+
+    /// `tools/list`, opening a session first if the server keeps them and none is open.
+    pub async fn list_tools(&mut self) -> &Exchange {
+        if self.session.is_none() && self.profile().stateful() {
+            let st = self.open().await.status;
+            if !(200..300).contains(&st) {
+                return self.last();
+            }
+        }
+        let ex = self
+            .ctx
+            .mcp
+            .list_tools(&self.auth(), &self.token_note, self.session.as_deref())
+            .await;
+        self.exchanges.push(ex);
+        self.last()
+    }
+
+    /// `tools/call` with the profile's arguments for that tool.
+    pub async fn call_tool(&mut self, name: &str) -> &Exchange {
+        if self.session.is_none() && self.profile().stateful() {
+            let st = self.open().await.status;
+            if !(200..300).contains(&st) {
+                return self.last();
+            }
+        }
+        let args = self
+            .profile()
+            .tool(name)
+            .map(|t| serde_json::to_value(&t.arguments).unwrap_or(json!({})))
+            .unwrap_or(json!({}));
+        let ex = self
+            .ctx
+            .mcp
+            .call_tool(
+                &self.auth(),
+                &self.token_note,
+                self.session.as_deref(),
+                name,
+                args,
+            )
+            .await;
+        self.exchanges.push(ex);
+        self.last()
+    }
+
+    /// Send a raw request (method, session, body, headers) and record it.
+    pub async fn raw(
+        &mut self,
+        method: reqwest::Method,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> &Exchange {
+        let ex = self
+            .ctx
+            .mcp
+            .send(
+                method,
+                &self.auth(),
+                &self.token_note,
+                self.session.as_deref(),
+                body,
+                headers,
+            )
+            .await;
+        self.exchanges.push(ex);
+        self.last()
+    }
+
+    /// Assert the last status.
+    #[track_caller]
+    pub fn expect_status(&self, want: u16) {
+        if self.last().status != want {
+            self.fail(&format!("expected HTTP {want}, got {}", self.last().status));
+        }
+    }
+
+    /// Assert a rejection: 401 (or, where `also_400`, a 400 for a malformed header).
+    #[track_caller]
+    pub fn expect_rejected(&self, also_400: bool) {
+        let s = self.last().status;
+        if !(s == 401 || (also_400 && s == 400)) {
+            self.fail(&format!(
+                "expected the server to reject the request with 401{}, got {s}",
+                if also_400 { " (or 400)" } else { "" }
+            ));
+        }
+    }
+
+    /// The last response's Bearer challenge (fails the step if absent or unparsable).
+    #[track_caller]
+    pub fn challenge(&self) -> Challenge {
+        match self.last().bearer_challenge() {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                self.fail("expected a WWW-Authenticate header with a Bearer challenge, found none")
+            }
+            Err(e) => self.fail(&format!("the WWW-Authenticate header does not parse: {e}")),
+        }
+    }
+
+    /// Remember the journal position before an action, to read what happened after it.
+    pub async fn mark_journal(&mut self) {
+        self.journal_mark = self.ctx.mock.journal_mark().await.unwrap_or(0);
+    }
+
+    /// Journal entries for `endpoint` since the mark.
+    pub async fn journal_since_mark(&self, endpoint: &str) -> Vec<Value> {
+        self.ctx
+            .mock
+            .journal(endpoint, self.journal_mark)
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Add a Connections Policy rule scoped to this scenario's user (removed after it).
+    pub async fn allow_connection(&mut self, app: &str, scopes: &[String]) {
+        let user = self.user().await;
+        let name = format!("authcheck-{}-{}", self.id, self.rules.len());
+        let scopes: Vec<String> = if scopes.is_empty() {
+            vec!["*".into()]
+        } else {
+            scopes.to_vec()
+        };
+        let rule = json!({"name": name, "apps": [app], "scopes": scopes, "users": [user]});
+        if let Err(e) = self.ctx.mock.add_rule(rule).await {
+            panic!("could not add a policy rule: {e}");
+        }
+        self.rules.push(name);
+    }
+
+    /// Remove this scenario's policy rules (denies its connections again).
+    pub async fn remove_rules(&mut self) {
+        for r in std::mem::take(&mut self.rules) {
+            let _ = self.ctx.mock.delete_rule(&r).await;
+        }
+    }
+}
+
+/// A scenario id unique in this process (a counter) and across runs (the clock).
+fn scenario_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    format!("{:06x}{n:05x}", t & 0xff_ffff)
+}

@@ -1,0 +1,117 @@
+//! The conformance suite's entry point (harness = false):
+//!
+//! `cargo test -p harness --test conformance -- --profile PATH [--report-dir DIR] [--strict]`
+//! (or env `AUTHCHECK_PROFILE`). Without a profile it runs against an in-process mock-as and
+//! the in-process reference server. libtest's own flags (`--nocapture`, `--test-threads`, a
+//! name filter) are accepted, so `cargo test` with them still works.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use harness::runner::{self, RunOptions};
+
+/// mcp-authcheck: drive an MCP server through the authorization requirements.
+#[derive(Debug, Parser)]
+#[command(name = "conformance")]
+struct Cli {
+    /// The SUT profile (TOML). Default: in-process reference server.
+    #[arg(long, env = "AUTHCHECK_PROFILE")]
+    profile: Option<PathBuf>,
+    /// Where junit.xml and checks.json go.
+    #[arg(long, env = "AUTHCHECK_REPORT_DIR")]
+    report_dir: Option<PathBuf>,
+    /// SHOULD failures fail the run too.
+    #[arg(long)]
+    strict: bool,
+    /// Scenarios in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Print every step.
+    #[arg(long)]
+    verbose: bool,
+    /// Only scenarios whose name contains this, or that carry this tag (e.g. req-24).
+    filter: Option<String>,
+    // libtest flags cargo forwards to every test binary: accepted and ignored.
+    #[arg(long, hide = true)]
+    nocapture: bool,
+    #[arg(long, hide = true)]
+    test_threads: Option<String>,
+    #[arg(long, hide = true)]
+    exact: bool,
+    #[arg(long, hide = true)]
+    quiet: bool,
+    #[arg(long, hide = true)]
+    show_output: bool,
+    #[arg(long, hide = true)]
+    color: Option<String>,
+    #[arg(long, hide = true)]
+    format: Option<String>,
+    #[arg(short = 'Z', hide = true)]
+    unstable: Option<String>,
+    #[arg(long, hide = true)]
+    ignored: bool,
+    #[arg(long, hide = true)]
+    include_ignored: bool,
+    #[arg(long, hide = true)]
+    list: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.list {
+        // `cargo test -- --list`: name the one "test" this binary is.
+        println!("conformance: test");
+        return ExitCode::SUCCESS;
+    }
+    let mut opts = RunOptions {
+        profile: cli.profile.clone(),
+        strict: cli.strict,
+        concurrency: cli.concurrency.max(1),
+        verbose: cli.verbose,
+        ..RunOptions::default()
+    };
+    if let Some(d) = cli.report_dir {
+        opts.report_dir = Some(d);
+    }
+    // A libtest-style name filter that is not a scenario filter (e.g. `cargo test foo`) must not
+    // turn the suite into "no scenarios": only filters that look like ours apply.
+    opts.filter = cli
+        .filter
+        .filter(|f| f.starts_with("req-") || f.contains(' '));
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match rt.block_on(runner::run(&opts)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("{}", result.console());
+    if let Some(d) = &opts.report_dir {
+        println!(
+            "reports: {}/junit.xml, {}/checks.json",
+            d.display(),
+            d.display()
+        );
+    }
+    let s = &result.summary;
+    let passed = s.must_passed + s.should_passed + s.xfail + s.warnings;
+    let failed = s.must_failed + s.stale + s.strict_failed;
+    // The plain closing line CI readers understand.
+    println!("{passed} passed, {failed} failed, {} skipped", s.skipped);
+    if s.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
