@@ -30,6 +30,10 @@ struct Cli {
     /// Print every step.
     #[arg(long)]
     verbose: bool,
+    /// Run against the in-process reference server with this flaw (a mutant; see
+    /// `reference-server --help`), instead of a profile.
+    #[arg(long)]
+    flaw: Option<String>,
     /// Only scenarios whose name contains this, or that carry this tag (e.g. req-24).
     filter: Option<String>,
     // libtest flags cargo forwards to every test binary: accepted and ignored.
@@ -89,7 +93,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match rt.block_on(runner::run(&opts)) {
+    let flaw = match cli
+        .flaw
+        .as_deref()
+        .map(str::parse::<reference_server::Flaw>)
+        .transpose()
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --flaw: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let run = async {
+        match flaw {
+            Some(f) => runner::run_reference(Some(f), &opts).await,
+            None => runner::run(&opts).await,
+        }
+    };
+    let result = match rt.block_on(run) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
