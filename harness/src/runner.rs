@@ -294,57 +294,20 @@ pub fn context(profile: Profile) -> Arc<SuiteCtx> {
     Arc::new(SuiteCtx { profile, mock, mcp })
 }
 
-/// The profile of the in-process reference server (same as fixtures/profiles/reference.toml,
-/// with the ports of this run).
+/// The reference server's profile file, compiled in.
+pub const REFERENCE_PROFILE: &str = include_str!("../../fixtures/profiles/reference.toml");
+
+/// The profile of the in-process reference server: fixtures/profiles/reference.toml with the
+/// URLs of this run.
 pub fn reference_profile(mock_base: &str, resource: &str) -> Profile {
-    let text = format!(
-        r#"
-[server]
-url = "{resource}"
-protocol_version = "2025-11-25"
-
-[mock_as]
-url = "{mock_base}"
-project_id = "P2mockAsDefaultProject000001"
-mcp_server_id = "MS2calendar"
-
-[auth]
-required_scopes = ["mcp:read"]
-jwks_cache_seconds = 5
-
-{tools}
-"#,
-        tools = REFERENCE_TOOLS
-    );
-    // The text is ours; a failure here is a suite bug worth a loud message.
-    Profile::parse(&text, "<reference profile>").expect("the built-in reference profile is valid")
+    // The file is ours and tested; a failure here is a suite bug worth a loud message.
+    let mut p = Profile::parse(REFERENCE_PROFILE, "fixtures/profiles/reference.toml")
+        .expect("the reference profile is valid");
+    p.server.url = resource.to_string();
+    p.server.resource = None;
+    p.mock_as.url = mock_base.to_string();
+    p
 }
-
-/// The reference server's tools as profile entries.
-pub const REFERENCE_TOOLS: &str = r#"
-[[tools]]
-name = "whoami"
-
-[[tools]]
-name = "get_calendar_events"
-scopes = ["calendar.read", "outbound.token.fetch"]
-connection = { app_id = "google-calendar", level = "user", scopes = ["calendar.readonly"] }
-
-[[tools]]
-name = "create_calendar_event"
-scopes = ["calendar.write", "outbound.token.fetch"]
-arguments = { summary = "Authcheck" }
-connection = { app_id = "google-calendar", level = "user", scopes = ["calendar.events"] }
-
-[[tools]]
-name = "tenant_report"
-scopes = ["outbound.token.fetch"]
-connection = { app_id = "salesforce", level = "tenant", tenant_argument = "tenant" }
-
-[[tools]]
-name = "admin_action"
-scopes = ["mcp:admin"]
-"#;
 
 /// Start mock-as and the reference server (or a mutant) in-process, run, stop both.
 pub async fn run_reference(

@@ -68,15 +68,25 @@ fn main() -> ExitCode {
         println!("conformance: test");
         return ExitCode::SUCCESS;
     }
+    // cargo runs test binaries in the package directory (harness/): a relative path that is not
+    // there is taken relative to the workspace root, where users type it from.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let resolve = |p: PathBuf| {
+        if p.is_relative() && !p.exists() && root.join(&p).exists() {
+            root.join(p)
+        } else {
+            p
+        }
+    };
     let mut opts = RunOptions {
-        profile: cli.profile.clone(),
+        profile: cli.profile.clone().map(resolve),
         strict: cli.strict,
         concurrency: cli.concurrency.max(1),
         verbose: cli.verbose,
         ..RunOptions::default()
     };
     if let Some(d) = cli.report_dir {
-        opts.report_dir = Some(d);
+        opts.report_dir = Some(if d.is_relative() { root.join(d) } else { d });
     }
     // A libtest-style name filter that is not a scenario filter (e.g. `cargo test foo`) must not
     // turn the suite into "no scenarios": only filters that look like ours apply.
