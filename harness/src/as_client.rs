@@ -46,6 +46,9 @@ pub struct MintRequest {
     /// A hostile-token flaw.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flaw: Option<String>,
+    /// Claims to leave out entirely.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remove_claims: Option<Vec<String>>,
 }
 
 /// The control-API client.
@@ -149,7 +152,7 @@ impl MockAsClient {
             .map(|_| ())
     }
 
-    /// Store a connection token; returns it (with `id` and `access_token`).
+    /// Store a connection token; returns it (mock-as camelCase: `id`, `accessToken`, ...).
     pub async fn add_connection(
         &self,
         app: &str,

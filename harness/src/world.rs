@@ -161,13 +161,25 @@ impl AuthWorld {
     ) -> String {
         let user = self.user().await;
         let p = self.profile().clone();
+        let defaulted = scopes.is_none();
         let mut scopes = scopes.unwrap_or_else(|| p.all_scopes());
-        if !scopes.iter().any(|s| s == "outbound.token.fetch")
+        if defaulted
+            && !scopes.iter().any(|s| s == "outbound.token.fetch")
             && p.tools.iter().any(|t| t.connection.is_some())
-            && flaw.is_none()
         {
             // Connection-backed tools need it to exchange the token; it is part of "valid".
             scopes.push("outbound.token.fetch".into());
+        }
+        // A claim given as null means "no such claim at all" (mock-as removes it).
+        let mut claims = claims;
+        let mut remove = Vec::new();
+        if let Some(Value::Object(o)) = claims.as_mut() {
+            remove = o
+                .iter()
+                .filter(|(_, v)| v.is_null())
+                .map(|(k, _)| k.clone())
+                .collect();
+            o.retain(|_, v| !v.is_null());
         }
         let req = MintRequest {
             server: Some(p.mock_as.mcp_server_id.clone()),
@@ -176,6 +188,7 @@ impl AuthWorld {
             scopes: Some(scopes),
             resource: Some(p.resource().to_string()),
             claims,
+            remove_claims: (!remove.is_empty()).then_some(remove),
             flaw: flaw.map(str::to_string),
             ..Default::default()
         };

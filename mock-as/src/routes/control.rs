@@ -222,6 +222,9 @@ struct MintRequest {
     /// A hostile-token flaw from `GET /_mock/flaws`.
     #[serde(default)]
     flaw: Option<Flaw>,
+    /// Claims to leave out entirely (e.g. `["aud"]`, `["exp"]`).
+    #[serde(default)]
+    remove_claims: Vec<String>,
 }
 
 async fn mint(State(st): State<AppState>, Json(m): Json<MintRequest>) -> R {
@@ -271,6 +274,7 @@ async fn mint(State(st): State<AppState>, Json(m): Json<MintRequest>) -> R {
             ttl: m.ttl,
             flaw: m.flaw,
             extra: m.claims.as_ref(),
+            remove: &m.remove_claims,
         },
     )
     .map_err(|e| MockError {

@@ -214,6 +214,8 @@ pub struct Issue<'a> {
     pub flaw: Option<Flaw>,
     /// Claims merged last (control API).
     pub extra: Option<&'a Map<String, Value>>,
+    /// Claims removed after the merge (control API).
+    pub remove: &'a [String],
 }
 
 /// Compose, sign and record an access token. Returns the JWT and its claims.
@@ -255,6 +257,9 @@ pub fn issue_access_token(
         for (k, v) in extra {
             c.insert(k.clone(), v.clone());
         }
+    }
+    for k in i.remove {
+        c.remove(k);
     }
     let jwt = sign(&st.keys(), &c, i.flaw).map_err(|e| {
         OAuthError::new("server_error", format!("signing failed: {}", e.0))
@@ -481,6 +486,7 @@ fn code_grant(
             ttl: None,
             flaw: None,
             extra: None,
+            remove: &[],
         },
     )?;
     let refresh = authed
@@ -591,6 +597,7 @@ fn refresh_grant(
             ttl: None,
             flaw: None,
             extra: None,
+            remove: &[],
         },
     )?;
     let next = random_id();
@@ -684,6 +691,7 @@ fn client_credentials(
             ttl: None,
             flaw: None,
             extra: None,
+            remove: &[],
         },
     )?;
     Ok(token_response(

@@ -1,0 +1,101 @@
+//! The kill matrix (harness = false): the suite runs against every mutant of the reference
+//! server (one auth flaw each, `reference-server --help`). A mutant survives if the suite does
+//! not fail on it, or if a scenario mapped to its flaw (`Flaw::catches()`) does not fail; any
+//! survivor fails this test. Runs in strict mode: the reference server passes every MUST and
+//! SHOULD, so any failure is the mutant's doing. Prints the matrix (mutant × failing @req).
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use harness::runner::{RunOptions, run_reference};
+use reference_server::Flaw;
+
+fn main() -> ExitCode {
+    if std::env::args().any(|a| a == "--list") {
+        println!("kill_matrix: test");
+        return ExitCode::SUCCESS;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let opts = RunOptions {
+        report_dir: None,
+        strict: true,
+        concurrency: 32,
+        ..RunOptions::default()
+    };
+    let started = Instant::now();
+    let mut survivors = Vec::new();
+    println!(
+        "{:<28} | {:<8} | failing requirements (mapped ones marked *)",
+        "mutant", "verdict"
+    );
+    println!("{}", "-".repeat(100));
+    for flaw in Flaw::ALL {
+        let res = match rt.block_on(run_reference(Some(flaw), &opts)) {
+            Ok(r) => r,
+            Err(e) => {
+                println!("{:<28} | ERROR    | {e}", flaw.name());
+                survivors.push(format!("{flaw}: the run failed to start: {e}"));
+                continue;
+            }
+        };
+        let failing = res.failed_reqs();
+        let mapped: Vec<String> = flaw.catches().iter().map(|c| format!("req-{c}")).collect();
+        let missed: Vec<&String> = mapped.iter().filter(|m| !failing.contains(m)).collect();
+        let killed = res.summary.failed() && missed.is_empty();
+        let shown: Vec<String> = failing
+            .iter()
+            .map(|f| {
+                if mapped.contains(f) {
+                    format!("{f}*")
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        println!(
+            "{:<28} | {:<8} | {}",
+            flaw.name(),
+            if killed { "killed" } else { "SURVIVED" },
+            shown.join(" ")
+        );
+        if !killed {
+            survivors.push(format!(
+                "{flaw}: {}",
+                if !res.summary.failed() {
+                    "the suite passed".to_string()
+                } else {
+                    format!("mapped requirements did not fail: {missed:?}")
+                }
+            ));
+        }
+    }
+    println!("{}", "-".repeat(100));
+    println!(
+        "{} mutants, {} survived, {:.1} s",
+        Flaw::ALL.len(),
+        survivors.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for s in &survivors {
+        println!("SURVIVED {s}");
+    }
+    println!(
+        "{} passed, {} failed",
+        Flaw::ALL.len() - survivors.len(),
+        survivors.len()
+    );
+    if survivors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
