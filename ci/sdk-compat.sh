@@ -44,72 +44,21 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Python: venv with exact pins
+# Pinned installs into the cache (ci/lib/cache.sh: hash marker written last, reinstall on doubt)
 # ---------------------------------------------------------------------------------------------
-py_hash="$( { python3 -c 'import sys; print(sys.version)'; cat "$PY_REQ"; } | sha256sum | cut -c1-64)"
-
-py_ok() {
-  [ -f "$VENV/.sdk-compat-hash" ] && [ "$(cat "$VENV/.sdk-compat-hash")" = "$py_hash" ] || return 1
-  # Import check: the pinned distributions are there, at the pinned versions, and import.
-  "$VENV/bin/python" - "$PY_REQ" >/dev/null 2>&1 <<'EOF'
-import re, sys
-from importlib.metadata import version
-for line in open(sys.argv[1]):
-    line = line.split("#", 1)[0].strip()
-    if not line:
-        continue
-    name, pin = re.split(r"==", line, maxsplit=1)
-    if version(name.strip()) != pin.strip():
-        sys.exit(f"{name}: {version(name.strip())} != {pin}")
-import descope, descope_mcp, mcp, httpx  # noqa: E401,F401
-EOF
-}
-
-if py_ok; then
-  log "python: cached venv $VENV is current"
-else
-  log "python: installing $(grep -cE '^[A-Za-z]' "$PY_REQ") pinned packages into $VENV"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --no-input --disable-pip-version-check \
-    -r "$PY_REQ" </dev/null
-  printf '%s\n' "$py_hash" >"$VENV/.sdk-compat-hash.tmp"
-  mv "$VENV/.sdk-compat-hash.tmp" "$VENV/.sdk-compat-hash"
-  py_ok || die "python: the fresh venv fails its import/version check"
-fi
-
-# ---------------------------------------------------------------------------------------------
-# Node: npm ci of the committed lock file, installed into a temp dir and renamed into place
-# ---------------------------------------------------------------------------------------------
-node_hash="$(cat "$NODE_SRC/package.json" "$NODE_SRC/package-lock.json" | sha256sum | cut -c1-64)"
+CACHE_LOG_NAME=sdk-compat
+# shellcheck source=ci/lib/cache.sh
+. "$ROOT/ci/lib/cache.sh"
+ensure_venv "$VENV" "$PY_REQ" descope descope_mcp mcp httpx
+ensure_npm "$NODE_DIR" "$NODE_SRC"
 
 # The package's "exports" hide its package.json from require(): read the file.
 node_sdk_version() {
   node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).version' \
     "$NODE_DIR/node_modules/@descope/node-sdk/package.json" 2>/dev/null
 }
-
-node_ok() {
-  [ -f "$NODE_DIR/.sdk-compat-hash" ] && [ "$(cat "$NODE_DIR/.sdk-compat-hash")" = "$node_hash" ] \
-    || return 1
-  [ "$(node_sdk_version)" = "$(node -p 'require(process.argv[1]).dependencies["@descope/node-sdk"]' \
-    "$NODE_SRC/package.json")" ] || return 1
-  (cd / && NODE_PATH="$NODE_DIR/node_modules" node -e 'require("@descope/node-sdk")') >/dev/null 2>&1
-}
-
-if node_ok; then
-  log "node: cached node_modules in $NODE_DIR is current"
-else
-  log "node: npm ci into $NODE_DIR"
-  rm -rf "$SDK_CACHE"/node.tmp.*   # left by an interrupted install (we hold the lock)
-  tmp_node="$(mktemp -d "$SDK_CACHE/node.tmp.XXXXXX")"
-  cp "$NODE_SRC/package.json" "$NODE_SRC/package-lock.json" "$tmp_node/"
-  (cd "$tmp_node" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error </dev/null)
-  printf '%s\n' "$node_hash" >"$tmp_node/.sdk-compat-hash"
-  rm -rf "$NODE_DIR"
-  mv "$tmp_node" "$NODE_DIR"
-  node_ok || die "node: the fresh install fails its require/version check"
-fi
+[ "$(node_sdk_version)" = "$(node -p 'require(process.argv[1]).dependencies["@descope/node-sdk"]' "$NODE_SRC/package.json")" ] \
+  || die "node: @descope/node-sdk in $NODE_DIR is not the pinned version"
 install_secs=$SECONDS
 
 # ---------------------------------------------------------------------------------------------
