@@ -234,6 +234,14 @@ fn user(st: &AppState, id: &str) -> Result<User, DescopeError> {
     })
 }
 
+/// A required, non-empty `userId` query parameter, resolved to the user's id.
+fn required_user(st: &AppState, id: Option<String>) -> Result<String, DescopeError> {
+    let id = id
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| DescopeError::missing("userId is required"))?;
+    Ok(user(st, &id)?.id)
+}
+
 fn check_tenant(st: &AppState, id: &str) -> Result<(), DescopeError> {
     if st.config.tenants.iter().any(|t| t.id == id) {
         Ok(())
@@ -635,11 +643,7 @@ async fn delete_user_tokens(
 ) -> Response {
     let result = (|| {
         require_mgmt(&st, &headers)?;
-        let uid = q
-            .user_id
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| DescopeError::missing("userId is required"))?;
-        let uid = user(&st, &uid)?.id;
+        let uid = required_user(&st, q.user_id)?;
         let app = q.app_id.filter(|a| !a.is_empty());
         let mut store = st.store();
         let before = store.connections.len();
@@ -698,11 +702,7 @@ async fn apps_with_user_token(
 ) -> Response {
     let result = (|| {
         require_mgmt(&st, &headers)?;
-        let uid = q
-            .user_id
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| DescopeError::missing("userId is required"))?;
-        let uid = user(&st, &uid)?.id;
+        let uid = required_user(&st, q.user_id)?;
         let tenant = q.tenant_id.filter(|t| !t.is_empty());
         let store = st.store();
         let mut ids: Vec<&String> = store
