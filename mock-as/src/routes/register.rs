@@ -2,6 +2,10 @@
 //! `POST /v1/mgmt/mcp/client/{pid}/{sid}/register`, called without credentials.
 //! 201 with the accepted metadata; `invalid_redirect_uri` / `invalid_client_metadata` (RFC 7591
 //! §3.2.2) otherwise; 403 `access_denied` when the server has registration turned off.
+//!
+//! The registered `scope` must name scopes of the server. It is the client's default for an
+//! authorization request without `scope`, never a limit: MCP clients step up to scopes they did
+//! not register with (see [`crate::routes::token::client_may_request`]).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};

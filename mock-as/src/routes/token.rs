@@ -13,7 +13,7 @@ use crate::error::{OAuthError, no_store};
 use crate::parse::{Params, check_verifier, parse_basic, parse_scope, s256};
 use crate::routes::Credential;
 use crate::state::AppState;
-use crate::store::{Client, RefreshToken};
+use crate::store::{Client, ClientOrigin, RefreshToken};
 use crate::tokens::{ClaimsInput, Flaw, claims, random_id, sign};
 
 /// Read an OAuth request body: `application/x-www-form-urlencoded` (what clients send) or JSON
@@ -173,15 +173,35 @@ pub fn names_server(server: &McpServer, r: &str) -> bool {
 }
 
 /// Whether a client may ask this server for a scope.
+///
+/// A configured or control-API client's `scopes` is an allow-list. A dynamically registered
+/// client's `scope` is not: RFC 7591 §2 defines it as values the client "can use when requesting
+/// access tokens" and leaves their semantics "service specific", and MCP step-up authorization
+/// (2025-11-25 and 2026-07-28 §Scope Challenge Handling, Step-Up Authorization Flow) re-authorizes
+/// the same registration for scopes it did not register with (SEP-2350: the union of what it
+/// asked before and what the 403 challenge names). So a DCR client may ask for any scope of its
+/// server; the server's scopes and its consent policy still decide what is granted.
 pub fn client_may_request(client: &Client, server: &McpServer, scope: &str) -> bool {
     server.knows_scope(scope)
         && (STANDARD_SCOPES.contains(&scope)
+            || client.origin == ClientOrigin::Dcr
             || client.cfg.scopes.is_empty()
             || client.cfg.scopes.iter().any(|s| s == scope))
 }
 
-/// The scopes a client gets when it asks for none: every server scope it may request.
+/// The scopes a client gets when it asks for none (RFC 6749 §3.3: "a pre-defined default
+/// value"): a dynamically registered client's registered `scope` (RFC 7591 §2), else every server
+/// scope it may request.
 pub fn default_scopes(client: &Client, server: &McpServer) -> Vec<String> {
+    if client.origin == ClientOrigin::Dcr && !client.cfg.scopes.is_empty() {
+        return client
+            .cfg
+            .scopes
+            .iter()
+            .filter(|s| server.knows_scope(s))
+            .cloned()
+            .collect();
+    }
     server
         .scopes_supported()
         .into_iter()
