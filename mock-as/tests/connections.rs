@@ -1279,3 +1279,21 @@ async fn connect_without_scopes_stores_only_what_the_policy_allows() {
     let v: serde_json::Value = done.json().await.unwrap();
     assert_eq!(v["token"]["scopes"], json!(["calendar.readonly"]), "{v}");
 }
+
+/// A connect in a tenant the user does not belong to is refused like a fetch would be.
+#[tokio::test]
+async fn connect_in_a_foreign_tenant_is_refused() {
+    let m = Mock::start().await;
+    let mallory = token_for(&m, "U2mallory").await;
+    let r = m
+        .http
+        .post(m.url("/v1/mgmt/outbound/app/connect"))
+        .bearer_auth(format!("{PID}:{mallory}"))
+        .json(&json!({"appId": "salesforce", "tenantId": "T2acme", "options": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["errorCode"], "E063007", "{v}");
+}

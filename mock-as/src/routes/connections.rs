@@ -784,6 +784,17 @@ fn start_connect(st: &AppState, c: &Caller, body: &[u8]) -> Result<Value, Descop
             (user(st, sub)?.id, client.clone(), false)
         }
     };
+    // A user's connection in a tenant needs membership, as fetches do (E063007).
+    if let Some(t) = &tenant
+        && !user(st, &user_id)?.tenants.iter().any(|m| &m.id == t)
+    {
+        return Err(err(
+            StatusCode::FORBIDDEN,
+            codes::NOT_TENANT_MEMBER,
+            "Forbidden",
+            format!("user {user_id:?} is not a member of tenant {t:?}"),
+        ));
+    }
     let state = crate::tokens::random_id();
     let now = st.now();
     st.store().connects.insert(
