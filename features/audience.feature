@@ -51,3 +51,9 @@ Feature: Audience
     Given a token for this server issued and signed by another authorization server
     When the client sends an initialize request
     Then the server rejects it with 401
+
+  @req-24 @must @since-2025-06-18
+  Scenario: A genuine token of a sibling MCP server in the same project is refused
+    Given a token issued for a sibling MCP server in the same project
+    When the client sends an initialize request
+    Then the server rejects it with 401

@@ -70,3 +70,15 @@ Feature: Scope
     And the client has listed the tools with that token
     When the client calls the tool that needs an extra scope
     Then the tool does not run
+
+  @req-38 @must @required-scope @since-2025-06-18
+  Scenario: A token without the server-wide scope is not served
+    Given a token without any scope of the server
+    When the client sends an initialize request
+    Then the server does not serve it
+
+  @req-30 @should @required-scope @since-2025-11-25
+  Scenario: A token without the server-wide scope is answered with 403 insufficient_scope
+    Given a token without any scope of the server
+    When the client sends an initialize request
+    Then the server refuses the request with 403 insufficient_scope

@@ -33,6 +33,21 @@ pub struct Record {
     pub outcome: Outcome,
     /// Wall time, milliseconds.
     pub millis: u128,
+    /// Some scenario of the same requirement failed (set by [`mark_requirement_failures`]): an
+    /// expected failure is stale only when every scenario of its requirement passes.
+    pub req_failed: bool,
+}
+
+/// Set [`Record::req_failed`] on every record.
+pub fn mark_requirement_failures(records: &mut [Record]) {
+    let failed: std::collections::BTreeSet<String> = records
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+        .filter_map(|r| r.req().map(str::to_string))
+        .collect();
+    for r in records.iter_mut() {
+        r.req_failed = r.req().is_some_and(|q| failed.contains(q));
+    }
 }
 
 /// Requirement level.
@@ -98,6 +113,8 @@ impl Record {
         match (&self.outcome, xf) {
             (Outcome::Skipped(_), _) => Verdict::Skipped,
             (Outcome::Failed(_), true) => Verdict::Xfail,
+            // Another scenario of the requirement shows the expected defect: this one just passes.
+            (Outcome::Passed, true) if self.req_failed => Verdict::Pass,
             (Outcome::Passed, true) => Verdict::Stale,
             (Outcome::Passed, false) => Verdict::Pass,
             (Outcome::Failed(_), false) if strict || self.level() == Level::Must => Verdict::Fail,
@@ -430,6 +447,7 @@ mod tests {
             tags: tags.iter().map(|s| s.to_string()).collect(),
             outcome,
             millis: 1,
+            req_failed: false,
         }
     }
 
@@ -462,6 +480,17 @@ mod tests {
             rec(&["req-3"], Outcome::Skipped("n/a".into())).verdict(&xf, false),
             Verdict::Skipped
         );
+        let mut partial = vec![
+            rec(&["req-40", "must"], Outcome::Passed),
+            rec(&["req-40", "must"], Outcome::Failed("x".into())),
+        ];
+        mark_requirement_failures(&mut partial);
+        assert_eq!(
+            partial[0].verdict(&xf, false),
+            Verdict::Pass,
+            "one scenario still shows the defect"
+        );
+        assert_eq!(partial[1].verdict(&xf, false), Verdict::Xfail);
         let recs = vec![
             rec(&["req-40", "must"], Outcome::Passed),
             rec(&["req-9", "should"], Outcome::Failed("w".into())),

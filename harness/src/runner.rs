@@ -118,11 +118,14 @@ pub fn not_applicable(tags: &[String], p: &Profile) -> Option<String> {
         let why = match t.as_str() {
             "stateful" if !p.stateful() => Some("the server keeps no sessions (stateless profile)".to_string()),
             "introspection" if p.auth.validation != Validation::Introspection => {
-                Some("the server validates JWTs locally (auth.validation = \"jwt\"): revocation at the AS is invisible to it".to_string())
+                Some("the profile says the server validates JWTs locally (auth.validation = \"jwt\"), not by introspection at the AS".to_string())
             }
             "connection-user" if p.connection_tool("user").is_none() => Some("the profile has no tool with a user-level connection".to_string()),
             "connection-tenant" if p.connection_tool("tenant").is_none() => {
                 Some("the profile has no tool with a tenant-level connection".to_string())
+            }
+            "required-scope" if p.auth.required_scopes.is_empty() => {
+                Some("the profile declares no required_scopes".to_string())
             }
             "tool-scope" if p.scoped_tool().is_none() => Some("the profile has no tool that needs a scope beyond required_scopes".to_string()),
             "origin" if !p.server.validates_origin => Some("the profile says the server does not validate Origin (server.validates_origin = false)".to_string()),
@@ -201,6 +204,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
                     tags,
                     outcome: Outcome::Skipped(why),
                     millis: 0,
+                    req_failed: false,
                 });
                 false
             }
@@ -253,6 +257,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
                     tags,
                     outcome,
                     millis,
+                    req_failed: false,
                 });
             }
             .boxed_local()
@@ -273,6 +278,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
             b.scenario.as_str(),
         ))
     });
+    report::mark_requirement_failures(&mut records);
     let expected = ctx.profile.expected_failures.clone();
     let summary = report::summarize(&records, &expected, opts.strict);
     if let Some(dir) = &opts.report_dir {

@@ -429,3 +429,21 @@ mod tests {
         assert_eq!(minus(&s(&["a", "b", "c"]), &s(&["b"])), s(&["a", "c"]));
     }
 }
+
+#[then("the server refuses the request with 403 insufficient_scope")]
+async fn refused_403_server_wide(w: &mut AuthWorld) {
+    let s = w.last().status;
+    if s != 403 {
+        w.fail(&format!(
+            "expected HTTP 403 for a token that lacks the server-wide scopes {:?}, got {s} (2025-11-25 §Runtime Insufficient Scope Errors)",
+            w.profile().auth.required_scopes
+        ));
+    }
+    let c = w.challenge();
+    if c.param("error") != Some("insufficient_scope") {
+        w.fail(&format!(
+            "expected error=\"insufficient_scope\" in the challenge, found {:?}",
+            c.param("error")
+        ));
+    }
+}

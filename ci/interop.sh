@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Interop: the suite against real third-party MCP servers, and real MCP clients through mock-as.
+#
+#   bash ci/interop.sh [NAME...]      # default: every server and client below
+#
+# Installs the pinned packages (fixtures/third-party/*) into the cache, like ci/sdk-compat.sh:
+#   ${MCP_AUTHCHECK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-authcheck}/interop/
+# For each server: a fresh mock-as and the server on free loopback ports (the profile's URLs are
+# rewritten to them), the suite with the server's profile (fixtures/profiles/NAME.toml; real
+# defects are its expected_failures), reports in target/authcheck/NAME/, both stopped by process
+# id (ci/run-suite.sh). For each client: mock-as + the reference server, then the client's full
+# OAuth flow. Exits non-zero if anything fails; the last line is "interop: N passed, N failed".
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+CACHE_LOG_NAME=interop
+# shellcheck source=ci/lib/cache.sh
+. "$ROOT/ci/lib/cache.sh"
+INTEROP="$CACHE_ROOT/interop"
+PEERS_PY="$INTEROP/python-peers/bin/python"
+DESCOPE_PY="$INTEROP/python-descope/bin/python"
+NODE_DIR="$INTEROP/node"
+
+# name | profile | command (runs under sh -c with ci/run-suite.sh's exported variables)
+SERVERS=(
+  "fastmcp-jwt|fixtures/profiles/fastmcp-jwt.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" exec '$PEERS_PY' fixtures/third-party/fastmcp-jwt/server.py"
+  "fastmcp-descope|fixtures/profiles/fastmcp-descope.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" DESCOPE_CONFIG_URL=\"\$MOCK_AS_WELL_KNOWN\" exec '$PEERS_PY' fixtures/third-party/fastmcp-descope/server.py"
+  "python-sdk|fixtures/profiles/python-sdk.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" exec '$PEERS_PY' fixtures/third-party/python-sdk/server.py"
+  "ts-sdk|fixtures/profiles/ts-sdk.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" NODE_PATH='$NODE_DIR/node_modules' exec node fixtures/third-party/ts-sdk/server.mjs"
+  "descope-mcp|fixtures/profiles/descope-mcp.toml|exec '$DESCOPE_PY' fixtures/third-party/descope-mcp/server.py --base-url \"\$MOCK_AS_URL\" --project-id \"\$MOCK_AS_PROJECT_ID\" --well-known-url \"\$MOCK_AS_WELL_KNOWN\" --resource \"\$MCP_RESOURCE\""
+)
+CLIENTS=(ts-oauth-client)
+
+SELECTED="$*"
+selected() { [ -z "$SELECTED" ] && return 0; case " $SELECTED " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+passed=0; failed=0; results=()
+record() { # name rc
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); results+=("PASS  $1"); else failed=$((failed + 1)); results+=("FAIL  $1"); fi
+}
+
+echo "interop: installing pinned peers"
+ensure_venv "$INTEROP/python-peers" fixtures/third-party/python/requirements.txt fastmcp mcp
+ensure_venv "$INTEROP/python-descope" fixtures/third-party/descope-mcp/requirements.txt descope descope_mcp mcp
+ensure_npm "$NODE_DIR" fixtures/third-party/ts-sdk
+echo "interop: building mock-as, the reference server and the suite"
+cargo build -q -p mock-as -p reference-server </dev/null
+cargo test -q -p harness --test conformance --no-run </dev/null 2>/dev/null
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps </dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && { kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; }; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+for entry in "${SERVERS[@]}"; do
+  IFS='|' read -r name profile cmd <<<"$entry"
+  selected "$name" || continue
+  mock_port="$(free_port)"; srv_port="$(free_port)"
+  # Rewrite the profile's fixed ports to free ones.
+  python3 - "$profile" "$WORK/$name.toml" "$mock_port" "$srv_port" <<'PY'
+import re, sys, tomllib
+src, dst, mock_port, srv_port = sys.argv[1:]
+text = open(src).read()
+p = tomllib.loads(text)
+mock = p["mock_as"]["url"].rstrip("/")
+srv = re.match(r"(https?://[^/]+)", p["server"]["url"]).group(1)
+text = text.replace(mock, f"http://127.0.0.1:{mock_port}").replace(srv, f"http://127.0.0.1:{srv_port}")
+open(dst, "w").write(text)
+PY
+  echo "interop: == $name (mock-as :$mock_port, server :$srv_port)"
+  set +e
+  bash ci/run-suite.sh "$WORK/$name.toml" --report-dir "$ROOT/target/authcheck/$name" -- "$cmd" </dev/null
+  rc=$?
+  set -e
+  record "$name" "$rc"
+done
+
+start_mock_and_reference() { # sets MOCK_URL, REF_URL
+  local mp rp; mp="$(free_port)"; rp="$(free_port)"
+  MOCK_URL="http://127.0.0.1:$mp"; REF_URL="http://127.0.0.1:$rp/mcp"
+  setsid "$TARGET_DIR/debug/mock-as" --port "$mp" --ready-file "$WORK/mock-ready.json" >"$WORK/mock.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 300); do [ -f "$WORK/mock-ready.json" ] && break; sleep 0.1; done
+  curl -sf -X PATCH "$MOCK_URL/_mock/servers/MS2calendar" -H 'content-type: application/json' -d "{\"url\": \"$REF_URL\"}" >/dev/null
+  setsid "$TARGET_DIR/debug/reference-server" --issuer "$MOCK_URL/v1/apps/agentic/P2mockAsDefaultProject000001/MS2calendar" \
+    --listen "127.0.0.1:$rp" >"$WORK/ref.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 300); do curl -s -o /dev/null -X POST "$REF_URL" && break; sleep 0.1; done
+}
+
+for client in "${CLIENTS[@]}"; do
+  selected "$client" || continue
+  echo "interop: == $client"
+  rm -f "$WORK/mock-ready.json"
+  start_mock_and_reference
+  set +e
+  case "$client" in
+    ts-oauth-client) NODE_PATH="$NODE_DIR/node_modules" MCP_URL="$REF_URL" node fixtures/third-party/ts-sdk/oauth-client.mjs "$REF_URL" </dev/null ;;
+  esac
+  rc=$?
+  set -e
+  record "$client" "$rc"
+  for pid in "${PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
+  PIDS=()
+done
+
+echo "interop: results"
+for r in "${results[@]}"; do echo "interop:   $r"; done
+echo "interop: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
