@@ -613,11 +613,19 @@ impl Config {
                     ));
                 }
             }
-            if s.access_token_ttl == 0 || s.code_ttl == 0 || s.refresh_token_ttl == 0 {
-                return Err(self.err(
-                    f("access_token_ttl"),
-                    "token and code lifetimes must be at least 1 second",
-                ));
+            // Upper bound: lifetimes are added to epoch seconds; ten years is beyond any test.
+            const MAX_TTL: u64 = 10 * 365 * 24 * 3600;
+            for (name, v) in [
+                ("access_token_ttl", s.access_token_ttl),
+                ("code_ttl", s.code_ttl),
+                ("refresh_token_ttl", s.refresh_token_ttl),
+            ] {
+                if v == 0 || v > MAX_TTL {
+                    return Err(self.err(
+                        f(name),
+                        format!("must be from 1 second to {MAX_TTL} seconds (ten years), got {v}"),
+                    ));
+                }
             }
             if s.audience.is_empty() {
                 return Err(self.err(
@@ -686,6 +694,92 @@ impl Config {
             }
             check_client(c, &self.mcp_servers)
                 .map_err(|(field, m)| self.err(format!("clients[{i}].{field}"), m))?;
+        }
+        self.validate_connections(&uids, &tids)
+    }
+
+    /// `[[outbound_apps]]`, `[[connections]]`, `[[connection_policy]]`, and no `apps` in consent
+    /// policies.
+    fn validate_connections(
+        &self,
+        uids: &HashSet<&str>,
+        tids: &HashSet<&str>,
+    ) -> Result<(), ConfigError> {
+        const MAX_TTL: u64 = 10 * 365 * 24 * 3600;
+        let mut apps = HashSet::new();
+        for (i, a) in self.outbound_apps.iter().enumerate() {
+            if a.id.is_empty()
+                || a.id.contains(char::is_whitespace)
+                || a.id.contains('/')
+                || !apps.insert(a.id.as_str())
+            {
+                return Err(self.err(
+                    format!("outbound_apps[{i}].id"),
+                    format!(
+                        "empty, duplicate, or containing white space or '/': {:?}",
+                        a.id
+                    ),
+                ));
+            }
+            if a.token_ttl == 0 || a.token_ttl > MAX_TTL {
+                return Err(self.err(
+                    format!("outbound_apps[{i}].token_ttl"),
+                    format!("must be from 1 to {MAX_TTL} seconds"),
+                ));
+            }
+        }
+        for (i, c) in self.connections.iter().enumerate() {
+            let f = |x: &str| format!("connections[{i}].{x}");
+            let Some(app) = self.outbound_apps.iter().find(|a| a.id == c.app) else {
+                return Err(self.err(f("app"), format!("unknown outbound app {:?}", c.app)));
+            };
+            if c.user.is_none() && c.tenant.is_none() {
+                return Err(self.err(f("user"), "a connection needs a user, a tenant, or both"));
+            }
+            if let Some(u) = &c.user
+                && !uids.contains(u.as_str())
+            {
+                return Err(self.err(f("user"), format!("unknown user {u:?}")));
+            }
+            if let Some(t) = &c.tenant
+                && !tids.contains(t.as_str())
+            {
+                return Err(self.err(f("tenant"), format!("unknown tenant {t:?}")));
+            }
+            if let Some(bad) = c.scopes.iter().find(|s| !app.scopes.contains(s)) {
+                return Err(self.err(
+                    f("scopes"),
+                    format!("{bad:?} is not a scope of app {:?}", app.id),
+                ));
+            }
+        }
+        for (i, r) in self.connection_policy.iter().enumerate() {
+            if let Some(a) = r.apps.iter().find(|a| !apps.contains(a.as_str())) {
+                return Err(self.err(
+                    format!("connection_policy[{i}].apps"),
+                    format!("unknown outbound app {a:?}"),
+                ));
+            }
+            if let Some(t) = r.tenants.iter().find(|t| !tids.contains(t.as_str())) {
+                return Err(self.err(
+                    format!("connection_policy[{i}].tenants"),
+                    format!("unknown tenant {t:?}"),
+                ));
+            }
+            if let Some(u) = r.users.iter().find(|u| !uids.contains(u.as_str())) {
+                return Err(self.err(
+                    format!("connection_policy[{i}].users"),
+                    format!("unknown user {u:?}"),
+                ));
+            }
+        }
+        for (i, s) in self.mcp_servers.iter().enumerate() {
+            if let Some(j) = s.consent_policy.iter().position(|r| !r.apps.is_empty()) {
+                return Err(self.err(
+                    format!("mcp_servers[{i}].consent_policy[{j}].apps"),
+                    "apps belong in connection_policy, not in a consent policy",
+                ));
+            }
         }
         Ok(())
     }
@@ -900,6 +994,34 @@ mod tests {
             .to_string();
         assert!(e.starts_with("x.toml: "), "{e}");
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn connection_sections_are_validated() {
+        let e = Config::parse(
+            &DEFAULT_TOML.replace(
+                "app = \"salesforce\"\ntenant = \"T2acme\"",
+                "app = \"nope\"\ntenant = \"T2acme\"",
+            ),
+            "c.toml",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "connections[2].app", "{e}");
+        let e = Config::parse(
+            &DEFAULT_TOML.replace("apps = [\"salesforce\"]", "apps = [\"nope\"]"),
+            "c.toml",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "connection_policy[2].apps", "{e}");
+        let e = Config::parse(
+            &DEFAULT_TOML.replace("code_ttl = 60", "code_ttl = 9223372036854775807"),
+            "c.toml",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "mcp_servers[0].code_ttl", "{e}");
     }
 
     #[test]

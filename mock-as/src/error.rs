@@ -3,7 +3,8 @@
 //! - `/oauth2/...` (and the RFC 7591 registration endpoint): RFC 6749 §5.2 `{error, error_description}`.
 //! - `/v1/...`, `/v2/...` and `.well-known` documents: Descope's `{errorCode, errorDescription,
 //!   errorMessage}` (descope-api.md §7.5).
-//! - `/_mock/...` and everything else: a plain `{error, message}` JSON object.
+//! - `/_mock/...`, the spy upstream `/_upstream/...` (even below a `.well-known` segment) and
+//!   everything else: a plain `{error, message}` JSON object.
 //!
 //! Every error is JSON, because Descope's Node SDK parses every response body (descope-api.md §7.5).
 
@@ -268,6 +269,11 @@ pub fn family(path: &str) -> Family {
     let dcr = path.starts_with("/v1/mgmt/mcp/client/") && path.ends_with("/register");
     if path.starts_with("/oauth2/") || path == "/oauth2" || dcr {
         Family::OAuth
+    } else if path == "/_mock" || path.starts_with("/_mock/") || path.starts_with("/_upstream/") {
+        // The mock-only surfaces answer `{error, message}` whatever follows: the spy upstream's
+        // own refusals are `{error, message}` (README), so `/_upstream/<app>/.well-known/...`
+        // must not fall into the `.well-known` rule below (found by fuzzing).
+        Family::Mock
     } else if path.starts_with("/v1/") || path.starts_with("/v2/") || path.contains("/.well-known/")
     {
         // Descope's own paths, including the JWKS and discovery documents outside /v1.

@@ -395,10 +395,16 @@ impl Store {
     /// Drop expired codes, refresh tokens, token records and revocations, and sessions nothing
     /// refers to any more.
     pub fn purge(&mut self, now: i64) {
-        self.codes.retain(|_, c| c.expires_at + 300 > now);
+        // Saturating: `exp` values come from token claims (a minted token's `claims`, or an
+        // unverified JWT revoked through the control API) and may be `i64::MAX`; an overflow
+        // here panicked whichever later request triggered the purge (found by fuzzing).
+        self.codes
+            .retain(|_, c| c.expires_at.saturating_add(300) > now);
         self.refresh.retain(|_, r| r.expires_at > now);
-        self.issued.retain(|_, t| t.exp + 60 > now);
-        self.revoked_jtis.retain(|_, exp| *exp + 60 > now);
+        self.connects.retain(|_, c| c.expires_at > now);
+        self.issued.retain(|_, t| t.exp.saturating_add(60) > now);
+        self.revoked_jtis
+            .retain(|_, exp| exp.saturating_add(60) > now);
         let live: HashSet<&String> = self
             .refresh
             .values()
@@ -495,7 +501,9 @@ impl ConnToken {
             tenant_id: tenant.map(str::to_string),
             access_token: new_provider_token(app),
             access_token_type: "Bearer".into(),
-            access_token_expiry: now + ttl,
+            // Saturating: `ttl` comes from an outbound app's `token_ttl` (any u64 through
+            // `POST /_mock/apps`, cast) and may be absurd (found by fuzzing).
+            access_token_expiry: now.saturating_add(ttl),
             refresh_token: with_refresh
                 .then(|| format!("mock-refresh-{}", crate::tokens::random_id())),
             last_refresh_time: now,
@@ -509,7 +517,7 @@ impl ConnToken {
     /// `forceRefresh`: a new access token value; the old one stops working at the spy upstream.
     pub fn refresh(&mut self, now: i64) {
         self.access_token = new_provider_token(&self.app_id);
-        self.access_token_expiry = now + self.ttl;
+        self.access_token_expiry = now.saturating_add(self.ttl);
         self.last_refresh_time = now;
     }
 }

@@ -149,7 +149,9 @@ pub fn claims(i: &ClaimsInput<'_>) -> Map<String, Value> {
     }
     c.insert("iat".into(), json!(i.now));
     c.insert("nbf".into(), json!(i.now));
-    c.insert("exp".into(), json!(i.now + i.ttl));
+    // Saturating: `ttl` comes from callers (`POST /_mock/tokens` `ttl`, a patched
+    // `access_token_ttl`) and may be absurd; an overflow would panic the request (found by fuzzing).
+    c.insert("exp".into(), json!(i.now.saturating_add(i.ttl)));
     c.insert("jti".into(), json!(random_id()));
     if let Some(u) = i.user {
         if !u.roles.is_empty() {
@@ -343,14 +345,16 @@ pub fn verify(keys: &KeyRing, token: &str, now: i64) -> Result<Map<String, Value
     let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &v)
         .map_err(|e| VerifyError::Invalid(e.to_string()))?;
     let c = data.claims;
-    // 5 s leeway, as Descope's SDKs use (descope-api.md §3.3).
+    // 5 s leeway, as Descope's SDKs use (descope-api.md §3.3). Saturating: a signed token can
+    // carry any `exp` (`POST /_mock/tokens` merges `claims`), `i64::MAX` included, and an
+    // overflow here panicked every endpoint that verifies bearers (found by fuzzing).
     match c.get("exp").and_then(Value::as_i64) {
-        Some(exp) if exp + 5 >= now => {}
+        Some(exp) if exp.saturating_add(5) >= now => {}
         _ => return Err(VerifyError::Expired),
     }
     if c.get("nbf")
         .and_then(Value::as_i64)
-        .is_some_and(|nbf| nbf > now + 5)
+        .is_some_and(|nbf| nbf > now.saturating_add(5))
     {
         return Err(VerifyError::NotYetValid);
     }

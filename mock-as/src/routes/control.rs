@@ -594,17 +594,31 @@ struct ClockRequest {
     advance_secs: Option<i64>,
 }
 
+/// The largest clock offset either way: 100 years. Mock time is `wall clock + offset` and every
+/// handler adds lifetimes to it; an offset near `i64::MAX` made `AppState::now` overflow, so
+/// every later request panicked until a reset (found by fuzzing).
+pub const MAX_CLOCK_OFFSET_SECS: i64 = 100 * 366 * 86_400;
+
 async fn set_clock(State(st): State<AppState>, Json(c): Json<ClockRequest>) -> R {
-    match (c.offset_secs, c.advance_secs) {
-        (Some(o), None) => st.set_clock_offset(o),
-        (None, Some(a)) => st.set_clock_offset(st.clock_offset().saturating_add(a)),
+    let offset = match (c.offset_secs, c.advance_secs) {
+        (Some(o), None) => o,
+        (None, Some(a)) => st.clock_offset().saturating_add(a),
         _ => {
             return Err(MockError::bad(
                 "invalid_clock",
                 "send exactly one of offset_secs, advance_secs",
             ));
         }
+    };
+    if offset.unsigned_abs() > MAX_CLOCK_OFFSET_SECS.unsigned_abs() {
+        return Err(MockError::bad(
+            "invalid_clock",
+            format!(
+                "the offset would be {offset} s; at most {MAX_CLOCK_OFFSET_SECS} s (100 years) either way"
+            ),
+        ));
     }
+    st.set_clock_offset(offset);
     ok(json!({"offset_secs": st.clock_offset(), "now": st.now()}))
 }
 
@@ -753,7 +767,8 @@ async fn create_connection(State(st): State<AppState>, Json(c): Json<ConnectionR
         now,
         "control",
     );
-    t.access_token_expiry = now + ttl;
+    // Saturating: `expires_in` is any i64 the caller sends (found by fuzzing).
+    t.access_token_expiry = now.saturating_add(ttl);
     let mut store = st.store();
     store.connections.retain(|_, x| {
         !(x.app_id == t.app_id && x.user_id == t.user_id && x.tenant_id == t.tenant_id)

@@ -4,11 +4,11 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::error::DescopeError;
+use crate::error::{DescopeError, shaped};
 use crate::parse::{parse_bearer, split_project_bearer};
 use crate::state::AppState;
 
@@ -19,9 +19,16 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/keys/{pid}", get(sdk))
 }
 
-async fn oidc(State(st): State<AppState>, Path(pid): Path<String>) -> Response {
+/// `{pid}` is the first path segment, so this route also matches `/oauth2/.well-known/jwks.json`
+/// (and `/_mock/...`): the unknown-project 404 takes the shape of the path's family, as the
+/// fallback's does, not always Descope's (found by fuzzing).
+async fn oidc(State(st): State<AppState>, Path(pid): Path<String>, uri: Uri) -> Response {
     if pid != st.pid() {
-        return DescopeError::not_found(format!("unknown project {pid:?}")).into_response();
+        return shaped(
+            uri.path(),
+            StatusCode::NOT_FOUND,
+            &format!("unknown project {pid:?}"),
+        );
     }
     let doc = st.keys().jwks();
     axum::Json(doc).into_response()
