@@ -3,6 +3,9 @@
 #
 #   bash ci/interop.sh [NAME...]      # default: every server and client below
 #
+# Servers run concurrently (each with its own mock-as on its own ports); their output is printed
+# per server when it finishes.
+#
 # Installs the pinned packages (fixtures/third-party/*) into the cache, like ci/sdk-compat.sh:
 #   ${MCP_AUTHCHECK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-authcheck}/interop/
 # For each server: a fresh mock-as and the server on free loopback ports (the profile's URLs are
@@ -56,6 +59,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+RUNS=()
 for entry in "${SERVERS[@]}"; do
   IFS='|' read -r name profile cmd <<<"$entry"
   selected "$name" || continue
@@ -71,11 +75,22 @@ srv = re.match(r"(https?://[^/]+)", p["server"]["url"]).group(1)
 text = text.replace(mock, f"http://127.0.0.1:{mock_port}").replace(srv, f"http://127.0.0.1:{srv_port}")
 open(dst, "w").write(text)
 PY
-  echo "interop: == $name (mock-as :$mock_port, server :$srv_port)"
+  echo "interop: == $name started (mock-as :$mock_port, server :$srv_port)"
+  # Concurrently: each run has its own mock-as and ports, and most of its time is spent
+  # waiting out the server's JWKS cache window in the key-rotation scenarios.
+  bash ci/run-suite.sh "$WORK/$name.toml" --report-dir "$ROOT/target/authcheck/$name" -- "$cmd" \
+    </dev/null >"$WORK/$name.out" 2>&1 &
+  RUNS+=("$name:$!")
+done
+for run in "${RUNS[@]:-}"; do
+  [ -n "$run" ] || continue
+  name="${run%%:*}"; pid="${run##*:}"
   set +e
-  bash ci/run-suite.sh "$WORK/$name.toml" --report-dir "$ROOT/target/authcheck/$name" -- "$cmd" </dev/null
+  wait "$pid"
   rc=$?
   set -e
+  echo "interop: == $name (exit $rc)"
+  cat "$WORK/$name.out"
   record "$name" "$rc"
 done
 
