@@ -446,25 +446,14 @@ const FLAWS: &[&str] = &[
     "tampered_signature",
 ];
 
-const ENDPOINTS: &[&str] = &[
-    "discovery",
-    "jwks",
-    "register",
-    "authorize",
-    "token",
-    "revoke",
-    "introspect",
-    "userinfo",
-    "license",
-    "connections",
-    "consents",
-    "mgmt",
-    "upstream",
-    "oauth2",
-    "other",
-    "control",
-    "bogus",
-];
+/// Fault endpoint names: the real ones (from the control API) plus two it must refuse.
+fn endpoints() -> Vec<&'static str> {
+    mock_as::routes::control::ENDPOINTS
+        .iter()
+        .copied()
+        .chain(["control", "bogus"])
+        .collect()
+}
 
 /// Numbers in the right JSON type but absurd ranges.
 const NUMBERS: &[i128] = &[
@@ -1237,7 +1226,7 @@ impl Gen {
                 "SKnope",
             ])),
             "generate" | "dcr" | "cimd" | "require_resource" => json!(self.rng.chance(50)),
-            "endpoint" => s(self.rng.pick(ENDPOINTS)),
+            "endpoint" => s(self.rng.pick(&endpoints())),
             "path_prefix" => s(self.rng.one(&["/oauth2/", "/", "/v1/"])),
             "method" => s(self.rng.one(&["GET", "POST", "fuzz"])),
             "url" => s(self.rng.one(&[

@@ -487,7 +487,7 @@ async fn arm_fault(State(st): State<AppState>, Json(mut f): Json<Fault>) -> R {
         ));
     }
     if let Some(s) = f.status
-        && !(200..=599).contains(&s)
+        && !(400..=599).contains(&s)
     {
         return Err(MockError::bad(
             "invalid_fault",
