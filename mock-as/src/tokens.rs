@@ -233,13 +233,6 @@ pub fn apply_claim_flaw(
 #[derive(Debug, Clone)]
 pub struct SignError(pub String);
 
-fn header(key: &SigningKey, kid: &str) -> Header {
-    let mut h = Header::new(key.algorithm());
-    h.kid = Some(kid.to_string());
-    h.typ = Some("JWT".into());
-    h
-}
-
 /// Sign claims with the active key, applying a signature-level flaw if given.
 pub fn sign(
     keys: &KeyRing,
@@ -271,7 +264,7 @@ pub fn sign(
         }
         Some(Flaw::UnknownKid) => {
             let kid = format!("SKunknown{}", &random_id()[..8]);
-            jsonwebtoken::encode(&header(active, &kid), claims, &active.encoding).map_err(err)
+            sign_jws(active, &kid, claims)
         }
         Some(Flaw::ForeignKey) => {
             let foreign = EncodingKey::from_rsa_pem(crate::config::foreign_key_pem().as_bytes())
@@ -282,8 +275,7 @@ pub fn sign(
             jsonwebtoken::encode(&h, claims, &foreign).map_err(err)
         }
         Some(Flaw::TamperedSignature) => {
-            let t = jsonwebtoken::encode(&header(active, &active.kid), claims, &active.encoding)
-                .map_err(err)?;
+            let t = sign_jws(active, &active.kid, claims)?;
             let (msg, sig) = t
                 .rsplit_once('.')
                 .ok_or_else(|| SignError("no signature".into()))?;
@@ -295,9 +287,22 @@ pub fn sign(
             }
             Ok(format!("{msg}.{}", URL_SAFE_NO_PAD.encode(bytes)))
         }
-        _ => jsonwebtoken::encode(&header(active, &active.kid), claims, &active.encoding)
-            .map_err(err),
+        _ => sign_jws(active, &active.kid, claims),
     }
+}
+
+/// A compact JWS (RFC 7515 §7.1) signed with a key's parsed private key. The header carries
+/// `typ`, `alg` and `kid`, as `jsonwebtoken::encode` would write them.
+fn sign_jws(key: &SigningKey, kid: &str, claims: &Map<String, Value>) -> Result<String, SignError> {
+    let header = json!({"typ": "JWT", "alg": format!("{:?}", key.alg), "kid": kid});
+    let mut out = URL_SAFE_NO_PAD.encode(header.to_string());
+    out.push('.');
+    let body = serde_json::to_vec(claims).map_err(|e| SignError(e.to_string()))?;
+    out.push_str(&URL_SAFE_NO_PAD.encode(body));
+    let sig = key.signer.sign(out.as_bytes()).map_err(SignError)?;
+    out.push('.');
+    out.push_str(&URL_SAFE_NO_PAD.encode(sig));
+    Ok(out)
 }
 
 /// Why one of our own tokens is not acceptable (introspection, connection fetches).
