@@ -552,6 +552,14 @@ struct JournalQuery {
     limit: Option<usize>,
 }
 
+/// One page of the journal, serialized straight from the store (no copy of the entries).
+#[derive(serde::Serialize)]
+struct JournalPage<'a> {
+    entries: Vec<&'a crate::store::JournalEntry>,
+    next_seq: u64,
+    now_ms: u64,
+}
+
 async fn journal(State(st): State<AppState>, Query(q): Query<JournalQuery>) -> R {
     let store = st.store();
     let mut entries: Vec<_> = store
@@ -562,13 +570,17 @@ async fn journal(State(st): State<AppState>, Query(q): Query<JournalQuery>) -> R
         .filter(|e| q.since_ms.is_none_or(|t| e.time_ms >= t))
         .filter(|e| q.since_seq.is_none_or(|s| e.seq >= s))
         .filter(|e| q.credential.as_deref().is_none_or(|c| e.credential == c))
-        .cloned()
         .collect();
     let limit = q.limit.unwrap_or(1000);
     if entries.len() > limit {
         entries.drain(..entries.len() - limit);
     }
-    ok(json!({"entries": entries, "next_seq": store.next_seq, "now_ms": wall_millis()}))
+    let page = JournalPage {
+        entries,
+        next_seq: store.next_seq,
+        now_ms: wall_millis(),
+    };
+    Ok(axum::Json(page).into_response())
 }
 
 async fn clear_journal(State(st): State<AppState>) -> R {
