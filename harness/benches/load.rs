@@ -195,12 +195,11 @@ fn run(clients: usize, secs: f64, only: Option<usize>) -> Result<bool, String> {
         );
         out.push_str("| request | count | errors | p50 | p99 | max |\n|---|---|---|---|---|---|\n");
         let mut all: Vec<u32> = Vec::new();
-        for k in 0..5 {
+        for (k, kind) in KINDS.iter().enumerate() {
             let mut v = std::mem::take(&mut total.lat[k]);
             v.sort_unstable();
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
-                KINDS[k],
+                "| {kind} | {} | {} | {} | {} | {} |\n",
                 v.len() as u64 + total.errors[k],
                 total.errors[k],
                 ms(quantile(&v, 0.5)),
