@@ -78,15 +78,16 @@ fn run(opts: &Opts) -> Result<(), String> {
     let cores = cores();
 
     // -- openssl: the physical limit --------------------------------------------------------
+    // RSA is measured before and after the RS256 runs and averaged: a VM's clock speed drifts
+    // by several percent over minutes, and the ratio should not depend on which way it went.
     eprintln!("bench: openssl speed (about 24 s)");
-    let ossl_rsa1 = openssl_sign_rate(&[], "rsa2048", "rsa 2048 bits");
-    let ossl_rsa_n = openssl_sign_rate(&["-multi", &cores.to_string()], "rsa2048", "rsa 2048 bits");
+    let multi = ["-multi".to_string(), cores.to_string()];
+    let multi: Vec<&str> = multi.iter().map(String::as_str).collect();
+    let ossl_rsa1_a = openssl_sign_rate(&[], "rsa2048", "rsa 2048 bits");
+    let ossl_rsa_n_a = openssl_sign_rate(&multi, "rsa2048", "rsa 2048 bits");
     let ossl_ec1 = openssl_sign_rate(&[], "ecdsap256", "256 bits ecdsa");
-    let ossl_ec_n = openssl_sign_rate(
-        &["-multi", &cores.to_string()],
-        "ecdsap256",
-        "256 bits ecdsa",
-    );
+    let ossl_ec_n = openssl_sign_rate(&multi, "ecdsap256", "256 bits ecdsa");
+    let (kept_rs, kept_es) = kept_key_rates(if opts.quick { 0.3 } else { 2.0 })?;
 
     // -- start-up ----------------------------------------------------------------------------
     let starts = if opts.quick { 5 } else { 20 };
@@ -114,10 +115,38 @@ fn run(opts: &Opts) -> Result<(), String> {
     std::thread::sleep(Duration::from_millis(200));
     let rss_idle = p.rss_kib().map(|k| k as f64 / 1024.0);
     let mut minted = 0u64;
+    eprintln!("bench: discovery at concurrency 1 for {secs} s");
+    let floor = rt.block_on(load_for(
+        p.port,
+        1,
+        Duration::from_secs_f64(secs),
+        Kind::Discovery,
+    ))?;
+    let mut rs_runs = Vec::new();
     for conc in [1usize, 8, 32] {
         eprintln!("bench: RS256 at concurrency {conc} for {secs} s");
-        let r = rt.block_on(mint_for(p.port, conc, Duration::from_secs_f64(secs)))?;
+        let cpu0 = p.cpu_seconds();
+        let r = rt.block_on(load_for(
+            p.port,
+            conc,
+            Duration::from_secs_f64(secs),
+            Kind::Token,
+        ))?;
+        let cores_busy = p.cpu_seconds().zip(cpu0).map(|(b, a)| (b - a) / r.wall);
         minted += r.ok;
+        rs_runs.push((conc, r, cores_busy));
+    }
+    eprintln!("bench: openssl speed rsa2048 again (about 12 s)");
+    let ossl_rsa1_b = openssl_sign_rate(&[], "rsa2048", "rsa 2048 bits");
+    let ossl_rsa_n_b = openssl_sign_rate(&multi, "rsa2048", "rsa 2048 bits");
+    let mean = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => Some((a + b) / 2.0),
+        (a, b) => a.or(b),
+    };
+    let ossl_rsa1 = mean(ossl_rsa1_a, ossl_rsa1_b);
+    let ossl_rsa_n = mean(ossl_rsa_n_a, ossl_rsa_n_b);
+    for (conc, r, busy) in &rs_runs {
+        let conc = *conc;
         let used = conc.min(cores);
         let limit = if used == 1 { ossl_rsa1 } else { ossl_rsa_n };
         let (ratio_txt, met) = match limit {
@@ -137,7 +166,13 @@ fn run(opts: &Opts) -> Result<(), String> {
         };
         rows.push(row(
             format!("RS256 `client_credentials` tokens/s, concurrency {conc}"),
-            format!("{}{ratio_txt}{}", thousands(r.rate), r.error_note()),
+            format!(
+                "{}{ratio_txt}{}{}",
+                thousands(r.rate),
+                busy.map(|b| format!("; mock-as busy {b:.2} cores"))
+                    .unwrap_or_default(),
+                r.error_note()
+            ),
             "≥ 80% of openssl sign/s",
             met.map(|m| m && r.errors == 0),
         ));
@@ -145,7 +180,7 @@ fn run(opts: &Opts) -> Result<(), String> {
     if minted < 100_000 {
         let n = 100_000 - minted;
         eprintln!("bench: minting {n} more RS256 tokens for the RSS reading");
-        let r = rt.block_on(mint_count(p.port, 8, n))?;
+        let r = rt.block_on(load_count(p.port, 8, n, Kind::Token))?;
         if r.errors > 0 {
             notes.push(format!("{} errors while minting to 100k", r.errors));
         }
@@ -164,7 +199,12 @@ fn run(opts: &Opts) -> Result<(), String> {
     let p = p?;
     for conc in [1usize, 8, 32] {
         eprintln!("bench: ES256 at concurrency {conc} for {secs} s");
-        let r = rt.block_on(mint_for(p.port, conc, Duration::from_secs_f64(secs)))?;
+        let r = rt.block_on(load_for(
+            p.port,
+            conc,
+            Duration::from_secs_f64(secs),
+            Kind::Token,
+        ))?;
         let (target, met) = if conc == 1 {
             ("— (one request in flight: latency-bound)", None)
         } else {
@@ -181,11 +221,15 @@ fn run(opts: &Opts) -> Result<(), String> {
 
     let fmt_rate = |r: Option<f64>| r.map(thousands).unwrap_or_else(|| "n/a".into());
     rows.push(row(
-        "openssl speed -seconds 3 rsa2048: sign/s",
+        "openssl speed -seconds 3 rsa2048: sign/s (mean of a run before and after the RS256 rows)",
         format!(
-            "{} on 1 core, {} with -multi {cores}",
+            "{} on 1 core ({} / {}), {} with -multi {cores} ({} / {})",
             fmt_rate(ossl_rsa1),
-            fmt_rate(ossl_rsa_n)
+            fmt_rate(ossl_rsa1_a),
+            fmt_rate(ossl_rsa1_b),
+            fmt_rate(ossl_rsa_n),
+            fmt_rate(ossl_rsa_n_a),
+            fmt_rate(ossl_rsa_n_b)
         ),
         "(the limit)",
         None,
@@ -198,6 +242,30 @@ fn run(opts: &Opts) -> Result<(), String> {
             fmt_rate(ossl_ec_n)
         ),
         "(the limit)",
+        None,
+    ));
+    rows.push(row(
+        "mock-as's kept key signing in-process, 1 thread, no HTTP: sign/s",
+        format!(
+            "RS256 {} ({}), ES256 {}",
+            thousands(kept_rs),
+            ossl_rsa1
+                .map(|o| format!("{:.0}% of openssl", kept_rs / o * 100.0))
+                .unwrap_or_else(|| "openssl n/a".into()),
+            thousands(kept_es)
+        ),
+        "(the library's limit)",
+        None,
+    ));
+    rows.push(row(
+        "discovery requests/s at concurrency 1 (one HTTP round trip, no signing)",
+        format!(
+            "{} = {:.0} µs per request{}",
+            thousands(floor.rate),
+            1e6 / floor.rate,
+            floor.error_note()
+        ),
+        "(the round-trip floor)",
         None,
     ));
     let mib = |v: Option<f64>| v.map(|m| format!("{m:.1} MiB")).unwrap_or("n/a".into());
@@ -365,6 +433,8 @@ fn es256_config() -> Result<String, String> {
 /// What a minting run achieved.
 struct MintRun {
     ok: u64,
+    /// Seconds the run took (warm-up excluded).
+    wall: f64,
     errors: u64,
     rate: f64,
     first_error: Option<String>,
@@ -380,28 +450,55 @@ impl MintRun {
     }
 }
 
-/// Mint on `conc` keep-alive connections until `dur` has passed.
-async fn mint_for(port: u16, conc: usize, dur: Duration) -> Result<MintRun, String> {
+/// What the load sends.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A `client_credentials` token request (a 200 carries `access_token`).
+    Token,
+    /// The discovery document (a 200 carries `issuer`).
+    Discovery,
+}
+
+impl Kind {
+    fn request(self, port: u16) -> Vec<u8> {
+        match self {
+            Kind::Token => token_request(port),
+            Kind::Discovery => request("GET", &discovery_path(), port, &[], b""),
+        }
+    }
+
+    fn needle(self) -> &'static [u8] {
+        match self {
+            Kind::Token => b"\"access_token\"",
+            Kind::Discovery => b"\"issuer\"",
+        }
+    }
+}
+
+/// Send on `conc` keep-alive connections until `dur` has passed (after a short warm-up).
+async fn load_for(port: u16, conc: usize, dur: Duration, kind: Kind) -> Result<MintRun, String> {
     // Warm-up: connections open, caches hot.
-    mint_count(port, conc, conc as u64 * 20).await?;
+    load_count(port, conc, conc as u64 * 20, kind).await?;
     let budget = Arc::new(AtomicI64::new(i64::MAX));
     let deadline = Instant::now() + dur;
-    mint(port, conc, budget, Some(deadline)).await
+    load(port, conc, budget, Some(deadline), kind).await
 }
 
-/// Mint exactly `n` tokens (attempts) on `conc` keep-alive connections.
-async fn mint_count(port: u16, conc: usize, n: u64) -> Result<MintRun, String> {
+/// Send exactly `n` requests on `conc` keep-alive connections.
+async fn load_count(port: u16, conc: usize, n: u64, kind: Kind) -> Result<MintRun, String> {
     let budget = Arc::new(AtomicI64::new(n as i64));
-    mint(port, conc, budget, None).await
+    load(port, conc, budget, None, kind).await
 }
 
-async fn mint(
+async fn load(
     port: u16,
     conc: usize,
     budget: Arc<AtomicI64>,
     deadline: Option<Instant>,
+    kind: Kind,
 ) -> Result<MintRun, String> {
-    let req = Arc::new(token_request(port));
+    let req = Arc::new(kind.request(port));
+    let needle = kind.needle();
     let ok = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let first = Arc::new(std::sync::Mutex::new(None::<String>));
@@ -427,7 +524,7 @@ async fn mint(
                     return Ok(());
                 }
                 match conn.send(&req).await {
-                    Ok((200, body)) if body.windows(14).any(|w| w == b"\"access_token\"") => {
+                    Ok((200, body)) if body.windows(needle.len()).any(|w| w == needle) => {
                         ok.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok((s, body)) => {
@@ -455,6 +552,36 @@ async fn mint(
         ok,
         errors: errors.load(Ordering::Relaxed),
         rate: ok as f64 / elapsed,
+        wall: elapsed,
         first_error,
     })
+}
+
+/// Sign/s of mock-as's own signer with the built-in test keys, one thread, for `secs` each.
+fn kept_key_rates(secs: f64) -> Result<(f64, f64), String> {
+    use mock_as::config::KeyAlg;
+    use mock_as::keys::Signer;
+    let rate = |alg: KeyAlg, pem: &str| -> Result<f64, String> {
+        let s = Signer::from_pem(alg, pem)?;
+        let msg = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9";
+        let t = Instant::now();
+        let mut n = 0u64;
+        while t.elapsed().as_secs_f64() < secs {
+            for _ in 0..50 {
+                std::hint::black_box(s.sign(std::hint::black_box(msg))?);
+            }
+            n += 50;
+        }
+        Ok(n as f64 / t.elapsed().as_secs_f64())
+    };
+    Ok((
+        rate(
+            KeyAlg::RS256,
+            include_str!("../../fixtures/keys/rs256-1.pem"),
+        )?,
+        rate(
+            KeyAlg::ES256,
+            include_str!("../../fixtures/keys/es256-1.pem"),
+        )?,
+    ))
 }

@@ -121,6 +121,17 @@ impl MockProc {
         self.child.id()
     }
 
+    /// CPU time the process has used (user + system), in seconds: fields 14 and 15 of
+    /// /proc/PID/stat, in clock ticks of 1/100 s (the Linux `USER_HZ`).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let s = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        // The command name (field 2) is in parentheses and may hold spaces: split after it.
+        let rest = &s[s.rfind(')')? + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some(ticks as f64 / 100.0)
+    }
+
     /// Resident set size in KiB (`VmRSS` of /proc/PID/status).
     pub fn rss_kib(&self) -> Option<u64> {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
