@@ -239,6 +239,30 @@ pub enum ScopeClaims {
     Scopes,
 }
 
+impl McpServer {
+    /// A server entry that stands in for "another MCP server of the same project" when the
+    /// configuration has only this one (the `sibling_aud` flaw): id `<id>Sibling`, URL on the same
+    /// origin with path `/other/mcp` (`/another/mcp` if this server's path is `/other/mcp`),
+    /// everything else copied.
+    pub fn stand_in_sibling(&self) -> McpServer {
+        let mut s = self.clone();
+        s.id = format!("{}Sibling", self.id);
+        s.name = format!("{} (sibling stand-in)", self.name);
+        s.url = match url::Url::parse(&self.url) {
+            Ok(u) => {
+                let path = if u.path().trim_end_matches('/') == "/other/mcp" {
+                    "/another/mcp"
+                } else {
+                    "/other/mcp"
+                };
+                format!("{}{path}", u.origin().ascii_serialization())
+            }
+            Err(_) => format!("{}/other", self.url.trim_end_matches('/')),
+        };
+        s
+    }
+}
+
 /// `[[mcp_servers]]`: a Descope MCP server app with its own issuer.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

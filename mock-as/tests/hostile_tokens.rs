@@ -416,3 +416,43 @@ async fn introspection_refuses_bad_signatures_and_expired_tokens() {
         );
     }
 }
+
+/// With a single MCP server in the configuration there is no real sibling: `sibling_aud` then
+/// uses a stand-in on the same origin (`/other/mcp`, id `<id>Sibling`), so the token is still
+/// one for another server and never a valid token for this one.
+#[tokio::test]
+async fn sibling_aud_without_a_second_server_uses_a_same_origin_stand_in() {
+    let start = mock_as::config::DEFAULT_TOML
+        .find("[[mcp_servers]]\nid = \"MS2notes\"")
+        .expect("the default has MS2notes");
+    let end = start
+        + mock_as::config::DEFAULT_TOML[start..]
+            .find("\n[[tenants]]")
+            .unwrap();
+    let text = format!(
+        "{}{}",
+        &mock_as::config::DEFAULT_TOML[..start],
+        &mock_as::config::DEFAULT_TOML[end + 1..]
+    );
+    let cfg = mock_as::Config::parse(&text, "one-server.toml", None).expect("one-server config");
+    assert_eq!(cfg.mcp_servers.len(), 1);
+    let m = Mock::start_with(cfg, None).await;
+    let tok = m
+        .mint(json!({"user": "U2alice", "flaw": "sibling_aud"}))
+        .await;
+    let jwt = tok["access_token"].as_str().unwrap();
+    let c: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(c["iss"], m.issuer("MS2calendarSibling"), "{c}");
+    let aud = aud_list(&c);
+    assert!(
+        aud.contains(&"http://127.0.0.1:8001/other/mcp".to_string()),
+        "{aud:?}"
+    );
+    assert!(!aud.contains(&RESOURCE.to_string()), "{aud:?}");
+    assert_ne!(c["iss"], m.issuer(SID));
+}

@@ -259,9 +259,15 @@ pub fn issue_access_token(
     };
     let mut c = claims(&input);
     if let Some(flaw) = i.flaw {
+        // Another server entry of the project; with none configured, a stand-in on the same
+        // origin (so the flaw still yields a token for another server, never a valid one).
         let sibling = (flaw == Flaw::SiblingAud)
-            .then(|| st.servers().into_iter().find(|s| s.id != i.server.id))
-            .flatten()
+            .then(|| {
+                st.servers()
+                    .into_iter()
+                    .find(|s| s.id != i.server.id)
+                    .unwrap_or_else(|| std::sync::Arc::new(i.server.stand_in_sibling()))
+            })
             .map(|sib| {
                 let sib_input = ClaimsInput {
                     server: &sib,
