@@ -22,6 +22,15 @@ Feature: Signing keys and the verifier's dependencies
     Then the server accepts it
     And the server accepts a token signed with the new key within the declared key-cache window
 
+  @req-44 @should @serial @key-retirement @since-2025-03-26
+  Scenario: A token signed with a key removed from the key set stops working within the declared cache age
+    Given the server has accepted a valid token
+    And the authorization server has rotated its signing key
+    And the authorization server has removed the previous key from its key set
+    When the client sends that token again, retrying for up to the declared key cache age
+    Then the server rejects it with 401
+    And the server accepts a token signed with the new key within the declared key-cache window
+
   @req-23 @must @serial @since-2025-03-26
   Scenario: A token the server cannot check against its cached keys is not served while the key set is down
     Given the server has accepted a valid token

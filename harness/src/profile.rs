@@ -98,7 +98,8 @@ pub struct Auth {
     /// How long the SUT may take to accept a newly published key.
     #[serde(default = "default_jwks_wait")]
     pub jwks_cache_seconds: u64,
-    /// Seconds the SUT may keep trusting a retired key (for the retirement scenario).
+    /// Seconds the SUT may keep trusting a key removed from the JWKS (its JWKS cache lifetime):
+    /// the key-retirement scenario (checklist 44) waits this long; unset, it is skipped.
     #[serde(default)]
     pub jwks_max_age_seconds: Option<u64>,
 }

@@ -131,6 +131,10 @@ pub fn not_applicable(tags: &[String], p: &Profile) -> Option<String> {
             "origin" if !p.server.validates_origin => Some("the profile says the server does not validate Origin (server.validates_origin = false)".to_string()),
             "oauth-proxy" => Some("the profile declares no OAuth-proxy authorization server in front of the MCP server".to_string()),
             "scope-hierarchy" => Some("the profile declares no scope hierarchy".to_string()),
+            "key-retirement" if p.auth.jwks_max_age_seconds.is_none() => Some(
+                "the profile does not declare how long the server keeps a key that left the JWKS (auth.jwks_max_age_seconds)"
+                    .to_string(),
+            ),
             _ => None,
         };
         if why.is_some() {
@@ -315,6 +319,10 @@ pub fn reference_profile(mock_base: &str, resource: &str) -> Profile {
     p
 }
 
+/// The in-process reference server's JWKS cache lifetime (declared in its profile as
+/// `auth.jwks_max_age_seconds`): the key-retirement scenario waits at most this long.
+const IN_PROCESS_JWKS_TTL: Duration = Duration::from_secs(1);
+
 /// Start mock-as and the reference server (or a mutant) in-process, run, stop both.
 pub async fn run_reference(
     flaw: Option<reference_server::Flaw>,
@@ -338,14 +346,17 @@ pub async fn run_reference(
     );
     let issuer = format!("{mock_base}/v1/apps/agentic/P2mockAsDefaultProject000001/MS2calendar");
     let mut rcfg = reference_server::Config::for_issuer(&issuer, &resource)?;
-    // Short JWKS windows keep the rotation scenarios fast in-process.
+    // Short JWKS windows keep the rotation and retirement scenarios fast in-process.
     rcfg.jwks_refresh_interval = Duration::ZERO;
+    rcfg.jwks_ttl = IN_PROCESS_JWKS_TTL;
     rcfg.flaw = flaw;
     let (ref_tx, ref_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(reference_server::serve(ref_l, rcfg, async {
         let _ = ref_rx.await;
     }));
-    let ctx = context(reference_profile(&mock_base, &resource));
+    let mut profile = reference_profile(&mock_base, &resource);
+    profile.auth.jwks_max_age_seconds = Some(IN_PROCESS_JWKS_TTL.as_secs());
+    let ctx = context(profile);
     let res = run_with(ctx, opts).await;
     let _ = mock_tx.send(());
     let _ = ref_tx.send(());

@@ -123,6 +123,71 @@ async fn new_key_accepted(w: &mut AuthWorld) {
     }
 }
 
+#[given("the authorization server has removed the previous key from its key set")]
+async fn retire_previous(w: &mut AuthWorld) {
+    let Some(previous) = w.saved.get("previous_kid").cloned() else {
+        panic!("no key was rotated out in this scenario (suite bug)");
+    };
+    if let Err(e) = w
+        .ctx
+        .mock
+        .post("/_mock/keys/retire", json!({ "kid": previous }))
+        .await
+    {
+        panic!("mock-as could not remove key {previous} from its JWKS: {e}");
+    }
+}
+
+/// Send `initialize` with the token signed under the retired key until the server refuses it
+/// or `auth.jwks_max_age_seconds` (plus a margin) has passed; the last exchange is the answer.
+#[when("the client sends that token again, retrying for up to the declared key cache age")]
+async fn resend_until_refused(w: &mut AuthWorld) {
+    let Some(previous) = w.saved.get("previous_kid").cloned() else {
+        panic!("no key was rotated out in this scenario (suite bug)");
+    };
+    let kid = w.token.as_deref().and_then(kid_of);
+    if kid.as_deref() != Some(previous.as_str()) {
+        panic!(
+            "the token is signed under kid {kid:?}, not the retired key {previous:?} (suite bug)"
+        );
+    }
+    let Some(max_age) = w.profile().auth.jwks_max_age_seconds else {
+        panic!(
+            "the profile declares no auth.jwks_max_age_seconds (the scenario should be skipped)"
+        );
+    };
+    let window = Duration::from_secs(max_age);
+    let deadline = window + WINDOW_MARGIN;
+    let start = Instant::now();
+    let mut last_report = start;
+    let mut tries = 0u32;
+    let note = w.token_note.clone();
+    loop {
+        tries += 1;
+        let status = w.initialize().await.status;
+        let waited = start.elapsed();
+        if !(200..300).contains(&status) || waited >= deadline {
+            break;
+        }
+        if last_report.elapsed() >= REPORT_EVERY {
+            eprintln!(
+                "[{}] key retirement: the server still serves a token signed under the removed kid {previous} after {:.0} s; waiting up to {} s (auth.jwks_max_age_seconds = {max_age})",
+                w.id,
+                waited.as_secs_f64(),
+                deadline.as_secs(),
+            );
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(POLL_EVERY.min(deadline - waited)).await;
+    }
+    if let Some(last) = w.exchanges.last_mut() {
+        last.token_note = format!(
+            "{note} signed under kid {previous}, removed from the JWKS; try {tries} after {:.1} s (declared max age {max_age} s)",
+            start.elapsed().as_secs_f64(),
+        );
+    }
+}
+
 /// Arm a fault on a mock-as endpoint, send `initialize`, clear the fault — in one step, so the
 /// fault never outlives it even when the request fails.
 #[when(
