@@ -102,6 +102,11 @@ pub struct Auth {
     /// the key-retirement scenario (checklist 44) waits this long; unset, it is skipped.
     #[serde(default)]
     pub jwks_max_age_seconds: Option<u64>,
+    /// Seconds the SUT may cache an introspection answer (`validation = "introspection"`): a
+    /// token revoked at the AS must be refused within this (checklist 43). Default 0: on the
+    /// next request.
+    #[serde(default)]
+    pub introspection_cache_seconds: u64,
 }
 
 impl Default for Auth {
@@ -111,6 +116,7 @@ impl Default for Auth {
             validation: Validation::Jwt,
             jwks_cache_seconds: default_jwks_wait(),
             jwks_max_age_seconds: None,
+            introspection_cache_seconds: 0,
         }
     }
 }

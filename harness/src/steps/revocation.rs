@@ -1,9 +1,12 @@
 //! Steps of `revocation.feature` (checklist 43, introspecting servers only): revoke a token the
 //! server has already accepted — at the authorization server's control API, through RFC 7009 as
-//! the client itself would, or by signing the user out everywhere — then send the next request.
+//! the client itself would, or by signing the user out everywhere — then send the next request
+//! (retried for up to the profile's `auth.introspection_cache_seconds`, default 0: no retry).
 //!
 //! Each revocation is confirmed at mock-as's userinfo endpoint before the server is asked again,
 //! so a 2xx afterwards is the server's doing, never a revocation that did not take.
+
+use std::time::{Duration, Instant};
 
 use cucumber::{given, when};
 use serde_json::json;
@@ -98,6 +101,41 @@ async fn as_revokes_user(w: &mut AuthWorld) {
         "{} (the user's sessions were revoked at the authorization server)",
         w.token_note
     );
+}
+
+/// Send `initialize` (or `tools/list`) until the server refuses it or the profile's
+/// `auth.introspection_cache_seconds` has passed; with 0 (the default) exactly once: a revoked
+/// token must be refused on the next request. The last exchange is the answer.
+#[when(
+    regex = r"^the client (sends an initialize request|lists the tools) within the declared introspection cache lifetime$"
+)]
+async fn request_within_cache_lifetime(w: &mut AuthWorld, what: String) {
+    let ttl = Duration::from_secs(w.profile().auth.introspection_cache_seconds);
+    let start = Instant::now();
+    let mut tries = 0u32;
+    let note = w.token_note.clone();
+    loop {
+        tries += 1;
+        let status = if what == "lists the tools" {
+            w.list_tools().await.status
+        } else {
+            w.initialize().await.status
+        };
+        let waited = start.elapsed();
+        if !(200..300).contains(&status) || waited >= ttl {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500).min(ttl - waited)).await;
+    }
+    if tries > 1
+        && let Some(last) = w.exchanges.last_mut()
+    {
+        last.token_note = format!(
+            "{note}; try {tries} after {:.1} s (auth.introspection_cache_seconds = {})",
+            start.elapsed().as_secs_f64(),
+            ttl.as_secs()
+        );
+    }
 }
 
 /// The token the scenario holds (a step that needs one when there is none is a suite bug).
