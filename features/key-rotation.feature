@@ -6,7 +6,7 @@ Feature: Signing keys and the verifier's dependencies
   fails closed: it never serves a token it could not verify.
   These scenarios change the authorization server for everyone, so each runs alone.
 
-  @req-44 @should @serial @since-2025-03-26
+  @req-44 @should @serial @jwt @since-2025-03-26
   Scenario: A token signed with a newly rotated-in key is accepted within the declared window
     Given the server has accepted a valid token
     And the authorization server has rotated its signing key
@@ -14,7 +14,7 @@ Feature: Signing keys and the verifier's dependencies
     When the client sends an initialize request, retrying for up to the declared key-cache window
     Then the server accepts it
 
-  @req-44 @should @serial @since-2025-03-26
+  @req-44 @should @serial @jwt @since-2025-03-26
   Scenario: Tokens signed with the previous key keep working after a rotation
     Given the server has accepted a valid token
     When the authorization server rotates its signing key
@@ -22,7 +22,7 @@ Feature: Signing keys and the verifier's dependencies
     Then the server accepts it
     And the server accepts a token signed with the new key within the declared key-cache window
 
-  @req-44 @should @serial @key-retirement @since-2025-03-26
+  @req-44 @should @serial @jwt @key-retirement @since-2025-03-26
   Scenario: A token signed with a key removed from the key set stops working within the declared cache age
     Given the server has accepted a valid token
     And the authorization server has rotated its signing key
@@ -31,7 +31,7 @@ Feature: Signing keys and the verifier's dependencies
     Then the server rejects it with 401
     And the server accepts a token signed with the new key within the declared key-cache window
 
-  @req-23 @must @serial @since-2025-03-26
+  @req-23 @must @serial @jwt @since-2025-03-26
   Scenario: A token the server cannot check against its cached keys is not served while the key set is down
     Given the server has accepted a valid token
     And a token signed under a kid that is in no JWKS
@@ -39,7 +39,7 @@ Feature: Signing keys and the verifier's dependencies
     Then the server does not serve it
     And the server serves valid tokens again once the key set is back
 
-  @req-23 @must @serial @since-2025-03-26
+  @req-23 @must @serial @jwt @since-2025-03-26
   Scenario: A token signed with a newly rotated-in key is not served while the key set is down
     Given the server has accepted a valid token
     And the authorization server has rotated its signing key

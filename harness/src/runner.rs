@@ -117,6 +117,9 @@ pub fn not_applicable(tags: &[String], p: &Profile) -> Option<String> {
         }
         let why = match t.as_str() {
             "stateful" if !p.stateful() => Some("the server keeps no sessions (stateless profile)".to_string()),
+            "jwt" if p.auth.validation != Validation::Jwt => Some(
+                "the profile says the server validates by introspection (auth.validation = \"introspection\"): it does not use the JWKS".to_string(),
+            ),
             "introspection" if p.auth.validation != Validation::Introspection => {
                 Some("the profile says the server validates JWTs locally (auth.validation = \"jwt\"), not by introspection at the AS".to_string())
             }
@@ -323,9 +326,39 @@ pub fn reference_profile(mock_base: &str, resource: &str) -> Profile {
 /// `auth.jwks_max_age_seconds`): the key-retirement scenario waits at most this long.
 const IN_PROCESS_JWKS_TTL: Duration = Duration::from_secs(1);
 
-/// Start mock-as and the reference server (or a mutant) in-process, run, stop both.
+/// How the in-process reference server validates tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceMode {
+    /// Locally, against the JWKS (the reference profile as written).
+    Jwt,
+    /// By RFC 7662 introspection at mock-as, answers reused for [`IN_PROCESS_INTROSPECTION_TTL`]
+    /// (the profile then says `validation = "introspection"`: the revocation scenarios run).
+    Introspection,
+}
+
+/// The in-process reference server's introspection cache lifetime in [`ReferenceMode::Introspection`]
+/// (declared as `auth.introspection_cache_seconds`).
+pub const IN_PROCESS_INTROSPECTION_TTL: Duration = Duration::from_secs(1);
+
+/// Start mock-as and the reference server (or a mutant) in-process, run, stop both. A flaw that
+/// only shows under introspection ([`reference_server::Flaw::needs_introspection`]) runs in that
+/// mode, everything else validates JWTs.
 pub async fn run_reference(
     flaw: Option<reference_server::Flaw>,
+    opts: &RunOptions,
+) -> Result<RunResult, String> {
+    let mode = if flaw.is_some_and(|f| f.needs_introspection()) {
+        ReferenceMode::Introspection
+    } else {
+        ReferenceMode::Jwt
+    };
+    run_reference_in(flaw, mode, opts).await
+}
+
+/// [`run_reference`] with the validation mode chosen by the caller.
+pub async fn run_reference_in(
+    flaw: Option<reference_server::Flaw>,
+    mode: ReferenceMode,
     opts: &RunOptions,
 ) -> Result<RunResult, String> {
     let mock_l = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -349,6 +382,15 @@ pub async fn run_reference(
     // Short JWKS windows keep the rotation and retirement scenarios fast in-process.
     rcfg.jwks_refresh_interval = Duration::ZERO;
     rcfg.jwks_ttl = IN_PROCESS_JWKS_TTL;
+    if mode == ReferenceMode::Introspection {
+        let mut ic = reference_server::Introspection::for_config(
+            &rcfg,
+            "ci-service",
+            "ci-service-secret-test-only",
+        );
+        ic.cache_ttl = IN_PROCESS_INTROSPECTION_TTL;
+        rcfg.introspection = Some(ic);
+    }
     rcfg.flaw = flaw;
     let (ref_tx, ref_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(reference_server::serve(ref_l, rcfg, async {
@@ -356,6 +398,10 @@ pub async fn run_reference(
     }));
     let mut profile = reference_profile(&mock_base, &resource);
     profile.auth.jwks_max_age_seconds = Some(IN_PROCESS_JWKS_TTL.as_secs());
+    if mode == ReferenceMode::Introspection {
+        profile.auth.validation = Validation::Introspection;
+        profile.auth.introspection_cache_seconds = IN_PROCESS_INTROSPECTION_TTL.as_secs();
+    }
     let ctx = context(profile);
     let res = run_with(ctx, opts).await;
     let _ = mock_tx.send(());

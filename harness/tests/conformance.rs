@@ -2,14 +2,16 @@
 //!
 //! `cargo test -p harness --test conformance -- --profile PATH [--report-dir DIR] [--strict]`
 //! (or env `AUTHCHECK_PROFILE`). Without a profile it runs against an in-process mock-as and
-//! the in-process reference server. libtest's own flags (`--nocapture`, `--test-threads`, a
+//! the in-process reference server twice: validating JWTs locally, then by introspection at
+//! mock-as (so the introspection-only scenarios run too); `--introspect` runs only the second.
+//! libtest's own flags (`--nocapture`, `--test-threads`, a
 //! name filter) are accepted, so `cargo test` with them still works.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use harness::runner::{self, RunOptions};
+use harness::runner::{self, ReferenceMode, RunOptions, RunResult};
 
 /// mcp-authcheck: drive an MCP server through the authorization requirements.
 #[derive(Debug, Parser)]
@@ -34,6 +36,9 @@ struct Cli {
     /// `reference-server --help`), instead of a profile.
     #[arg(long)]
     flaw: Option<String>,
+    /// In-process reference server only, validating tokens by introspection at mock-as.
+    #[arg(long)]
+    introspect: bool,
     /// Only scenarios whose name contains this, or that carry this tag (e.g. req-24).
     filter: Option<String>,
     // libtest flags cargo forwards to every test binary: accepted and ignored.
@@ -115,33 +120,69 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let run = async {
-        match flaw {
-            Some(f) => runner::run_reference(Some(f), &opts).await,
-            None => runner::run(&opts).await,
-        }
+    // (title, mode) of each in-process run; a profile or a flaw makes it a single run.
+    let in_process = opts.profile.is_none() && flaw.is_none();
+    let runs: Vec<(&str, Option<ReferenceMode>)> = if !in_process {
+        vec![("", None)]
+    } else if cli.introspect {
+        vec![("", Some(ReferenceMode::Introspection))]
+    } else {
+        vec![
+            (
+                "reference server, validating JWTs locally",
+                Some(ReferenceMode::Jwt),
+            ),
+            (
+                "reference server, validating by introspection",
+                Some(ReferenceMode::Introspection),
+            ),
+        ]
     };
-    let result = match rt.block_on(run) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+    let mut results: Vec<RunResult> = Vec::new();
+    for (i, (title, mode)) in runs.iter().enumerate() {
+        let mut o = opts.clone();
+        if i > 0
+            && let Some(d) = &opts.report_dir
+        {
+            o.report_dir = Some(d.join("introspection"));
         }
-    };
-    println!("{}", result.console());
-    if let Some(d) = &opts.report_dir {
-        println!(
-            "reports: {}/junit.xml, {}/checks.json",
-            d.display(),
-            d.display()
-        );
+        let run = async {
+            match (flaw, mode) {
+                (Some(f), _) => runner::run_reference(Some(f), &o).await,
+                (None, Some(m)) => runner::run_reference_in(None, *m, &o).await,
+                (None, None) => runner::run(&o).await,
+            }
+        };
+        let result = match rt.block_on(run) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        if !title.is_empty() {
+            println!("== {title}");
+        }
+        println!("{}", result.console());
+        if let Some(d) = &o.report_dir {
+            println!(
+                "reports: {}/junit.xml, {}/checks.json",
+                d.display(),
+                d.display()
+            );
+        }
+        results.push(result);
     }
-    let s = &result.summary;
-    let passed = s.must_passed + s.should_passed + s.xfail + s.warnings;
-    let failed = s.must_failed + s.stale + s.strict_failed;
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for r in &results {
+        let s = &r.summary;
+        passed += s.must_passed + s.should_passed + s.xfail + s.warnings;
+        failed += s.must_failed + s.stale + s.strict_failed;
+        skipped += s.skipped;
+    }
     // The plain closing line CI readers understand.
-    println!("{passed} passed, {failed} failed, {} skipped", s.skipped);
-    if s.failed() {
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    if results.iter().any(|r| r.summary.failed()) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
