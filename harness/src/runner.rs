@@ -250,6 +250,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
                 }
             };
             let (feature, scenario) = (f.name.clone(), s.name.clone());
+            let failed = matches!(outcome, Outcome::Failed(_));
             async move {
                 let millis = w
                     .as_ref()
@@ -257,6 +258,9 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
                     .unwrap_or(0);
                 if let Some(w) = w {
                     w.remove_rules().await;
+                    if failed {
+                        w.undo_rotation().await;
+                    }
                 }
                 push(Record {
                     feature,

@@ -381,6 +381,34 @@ impl AuthWorld {
         self.rules.push(name);
     }
 
+    /// After a failed scenario that rotated mock-as's signing key: sign with the previous key
+    /// again (re-published if the scenario retired it), so a server that never learned the new
+    /// key does not fail every later scenario too. Errors are printed, not raised: the scenario
+    /// has already failed for its own reason.
+    pub async fn undo_rotation(&mut self) {
+        let Some(previous) = self.saved.get("previous_kid").cloned() else {
+            return;
+        };
+        match self
+            .ctx
+            .mock
+            .post(
+                "/_mock/keys/activate",
+                serde_json::json!({ "kid": previous }),
+            )
+            .await
+        {
+            Ok(_) => eprintln!(
+                "[{}] the scenario failed after a key rotation: mock-as signs with {previous} again",
+                self.id
+            ),
+            Err(e) => eprintln!(
+                "[{}] the scenario failed after a key rotation, and mock-as could not go back to {previous}: {e}; later scenarios may fail because of it",
+                self.id
+            ),
+        }
+    }
+
     /// Remove this scenario's policy rules (denies its connections again).
     pub async fn remove_rules(&mut self) {
         for r in std::mem::take(&mut self.rules) {

@@ -333,6 +333,24 @@ impl KeyRing {
         Ok((old, self.keys[idx].kid.clone()))
     }
 
+    /// Make a loaded key (published, spare or retired) the signing key again, published; the
+    /// current signing key stays published. Undoes a rotation. Returns (old kid, new kid).
+    pub fn activate(&mut self, kid: &str) -> Result<(String, String), KeyError> {
+        let idx = self
+            .keys
+            .iter()
+            .position(|k| k.kid == kid)
+            .ok_or_else(|| KeyError::Unknown(kid.into()))?;
+        let old = self.active().kid.clone();
+        for k in &mut self.keys {
+            if k.stage == Stage::Active {
+                k.stage = Stage::Published;
+            }
+        }
+        self.keys[idx].stage = Stage::Active;
+        Ok((old, kid.to_string()))
+    }
+
     /// Remove a key from the JWKS.
     pub fn retire(&mut self, kid: &str) -> Result<(), KeyError> {
         let k = self

@@ -363,6 +363,29 @@ async fn rotation_publishes_new_key_keeps_old_until_retired() {
         .control("/_mock/keys/retire", json!({"kid": "SKnoSuchKey"}))
         .await;
     assert_mock_error(s, &v, 404, "SKnoSuchKey");
+
+    // Undo the rotation: the retired key signs again and is back in the JWKS; its old token
+    // verifies again; the other key stays published.
+    let (s, r) = m
+        .control("/_mock/keys/activate", json!({"kid": "SKmockDefault1"}))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (r["previous"].as_str(), r["active"].as_str()),
+        (Some(new_kid.as_str()), Some("SKmockDefault1"))
+    );
+    let kids = published_kids(&m).await;
+    assert!(kids.contains(&"SKmockDefault1".to_string()), "{kids:?}");
+    assert!(kids.contains(&new_kid), "{kids:?}");
+    assert_eq!(
+        kid_of(&mint_jwt(&m, json!({"user": "U2alice"})).await),
+        "SKmockDefault1"
+    );
+    verifies_with_jwks(&m, &old_tok).await.unwrap();
+    let (s, v) = m
+        .control("/_mock/keys/activate", json!({"kid": "SKnoSuchKey"}))
+        .await;
+    assert_mock_error(s, &v, 404, "SKnoSuchKey");
 }
 
 #[tokio::test]

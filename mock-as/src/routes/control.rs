@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/keys", get(keys))
         .route("/keys/rotate", post(rotate))
         .route("/keys/retire", post(retire))
+        .route("/keys/activate", post(activate))
         .route(
             "/faults",
             get(list_faults).post(arm_fault).delete(clear_faults),
@@ -421,11 +422,11 @@ async fn rotate(State(st): State<AppState>, body: Option<Json<RotateRequest>>) -
     ok(json!({"previous": old, "active": new, "generated": need_new, "jwks": jwks}))
 }
 
-/// `POST /_mock/keys/retire` body.
+/// `POST /_mock/keys/retire` and `/_mock/keys/activate` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RetireRequest {
-    /// The key to remove from the JWKS.
+    /// The key to remove from the JWKS, or to sign with again.
     kid: String,
 }
 
@@ -436,6 +437,17 @@ async fn retire(State(st): State<AppState>, Json(r): Json<RetireRequest>) -> R {
     })?;
     let jwks = st.keys().jwks();
     ok(json!({"retired": r.kid, "jwks": jwks}))
+}
+
+/// `POST /_mock/keys/activate`: sign with a loaded key again (undo a rotation); it is published
+/// if it was retired or spare, the previous signing key stays published.
+async fn activate(State(st): State<AppState>, Json(r): Json<RetireRequest>) -> R {
+    let (old, new) = st.keys_mut().activate(&r.kid).map_err(|e| match e {
+        crate::keys::KeyError::Unknown(_) => MockError::not_found("unknown_kid", e.to_string()),
+        _ => MockError::bad("activate_failed", e.to_string()),
+    })?;
+    let jwks = st.keys().jwks();
+    ok(json!({"previous": old, "active": new, "jwks": jwks}))
 }
 
 /// Named endpoints faults and journal filters accept.
