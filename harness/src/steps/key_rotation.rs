@@ -65,11 +65,17 @@ fn expect_new_kid(w: &AuthWorld) -> String {
     new_kid
 }
 
-/// Send `initialize` with the current token until the server serves it or the declared key-cache
-/// window (plus a margin) has passed; the last exchange is the answer.
-async fn retry_for_key_window(w: &mut AuthWorld) {
-    let new_kid = expect_new_kid(w);
-    let window = Duration::from_secs(w.profile().auth.jwks_cache_seconds);
+/// Send `initialize` with the current token until `done(status)` holds or `window` plus the
+/// margin has passed, pausing between tries and saying every few seconds what it waits for
+/// (`waiting(status)`, e.g. "still answers 401 to ..."). The last exchange is the answer; its
+/// token note says how many tries and how long the server was given.
+async fn initialize_until(
+    w: &mut AuthWorld,
+    window: Duration,
+    done: impl Fn(u16) -> bool,
+    waiting: impl Fn(u16) -> String,
+    note_suffix: &str,
+) {
     let deadline = window + WINDOW_MARGIN;
     let start = Instant::now();
     let mut last_report = start;
@@ -79,29 +85,42 @@ async fn retry_for_key_window(w: &mut AuthWorld) {
         tries += 1;
         let status = w.initialize().await.status;
         let waited = start.elapsed();
-        if (200..300).contains(&status) || waited >= deadline {
+        if done(status) || waited >= deadline {
             break;
         }
         if last_report.elapsed() >= REPORT_EVERY {
             eprintln!(
-                "[{}] key rotation: the server still answers {status} to a token signed under the new kid {new_kid} after {:.0} s; waiting up to {} s (auth.jwks_cache_seconds = {})",
+                "[{}] {} after {:.0} s; waiting up to {} s",
                 w.id,
+                waiting(status),
                 waited.as_secs_f64(),
                 deadline.as_secs(),
-                window.as_secs()
             );
             last_report = Instant::now();
         }
         tokio::time::sleep(POLL_EVERY.min(deadline - waited)).await;
     }
-    // The report of a failure says how long the server was given.
     if let Some(last) = w.exchanges.last_mut() {
         last.token_note = format!(
-            "{note} signed under the new kid {new_kid}, try {tries} after {:.1} s (declared window {} s)",
+            "{note} {note_suffix}, try {tries} after {:.1} s",
             start.elapsed().as_secs_f64(),
-            window.as_secs()
         );
     }
+}
+
+/// Send `initialize` with the current token until the server serves it or the declared key-cache
+/// window (plus a margin) has passed; the last exchange is the answer.
+async fn retry_for_key_window(w: &mut AuthWorld) {
+    let new_kid = expect_new_kid(w);
+    let secs = w.profile().auth.jwks_cache_seconds;
+    initialize_until(
+        w,
+        Duration::from_secs(secs),
+        |s| (200..300).contains(&s),
+        |s| format!("key rotation: the server still answers {s} to a token signed under the new kid {new_kid} (auth.jwks_cache_seconds = {secs})"),
+        &format!("signed under the new kid {new_kid} (declared window {secs} s)"),
+    )
+    .await;
 }
 
 #[when("the client sends an initialize request, retrying for up to the declared key-cache window")]
@@ -156,36 +175,14 @@ async fn resend_until_refused(w: &mut AuthWorld) {
             "the profile declares no auth.jwks_max_age_seconds (the scenario should be skipped)"
         );
     };
-    let window = Duration::from_secs(max_age);
-    let deadline = window + WINDOW_MARGIN;
-    let start = Instant::now();
-    let mut last_report = start;
-    let mut tries = 0u32;
-    let note = w.token_note.clone();
-    loop {
-        tries += 1;
-        let status = w.initialize().await.status;
-        let waited = start.elapsed();
-        if !(200..300).contains(&status) || waited >= deadline {
-            break;
-        }
-        if last_report.elapsed() >= REPORT_EVERY {
-            eprintln!(
-                "[{}] key retirement: the server still serves a token signed under the removed kid {previous} after {:.0} s; waiting up to {} s (auth.jwks_max_age_seconds = {max_age})",
-                w.id,
-                waited.as_secs_f64(),
-                deadline.as_secs(),
-            );
-            last_report = Instant::now();
-        }
-        tokio::time::sleep(POLL_EVERY.min(deadline - waited)).await;
-    }
-    if let Some(last) = w.exchanges.last_mut() {
-        last.token_note = format!(
-            "{note} signed under kid {previous}, removed from the JWKS; try {tries} after {:.1} s (declared max age {max_age} s)",
-            start.elapsed().as_secs_f64(),
-        );
-    }
+    initialize_until(
+        w,
+        Duration::from_secs(max_age),
+        |s| !(200..300).contains(&s),
+        |_| format!("key retirement: the server still serves a token signed under the removed kid {previous} (auth.jwks_max_age_seconds = {max_age})"),
+        &format!("signed under kid {previous}, removed from the JWKS (declared max age {max_age} s)"),
+    )
+    .await;
 }
 
 /// Arm a fault on a mock-as endpoint, send `initialize`, clear the fault — in one step, so the
