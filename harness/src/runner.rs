@@ -326,9 +326,12 @@ pub fn reference_profile(mock_base: &str, resource: &str) -> Profile {
     p
 }
 
-/// The in-process reference server's JWKS cache lifetime (declared in its profile as
-/// `auth.jwks_max_age_seconds`): the key-retirement scenario waits at most this long.
-const IN_PROCESS_JWKS_TTL: Duration = Duration::from_secs(1);
+/// The in-process reference server's JWKS cache lifetime: the key-retirement scenario waits
+/// about this long for a conforming server. Its profile declares it rounded up to whole seconds
+/// (`auth.jwks_max_age_seconds = 1`), and a new key's window (`auth.jwks_cache_seconds`) as 1 s
+/// too: with a zero refresh interval the server looks an unknown kid up at once, and a mutant
+/// that does not is found after 1 s (plus the margin) instead of the file's 5 s.
+const IN_PROCESS_JWKS_TTL: Duration = Duration::from_millis(300);
 
 /// How the in-process reference server validates tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -401,7 +404,8 @@ pub async fn run_reference_in(
         let _ = ref_rx.await;
     }));
     let mut profile = reference_profile(&mock_base, &resource);
-    profile.auth.jwks_max_age_seconds = Some(IN_PROCESS_JWKS_TTL.as_secs());
+    profile.auth.jwks_max_age_seconds = Some(IN_PROCESS_JWKS_TTL.as_secs().max(1));
+    profile.auth.jwks_cache_seconds = 1;
     if mode == ReferenceMode::Introspection {
         profile.auth.validation = Validation::Introspection;
         profile.auth.introspection_cache_seconds = IN_PROCESS_INTROSPECTION_TTL.as_secs();

@@ -19,10 +19,18 @@ use serde_json::{Value, json};
 
 use crate::world::AuthWorld;
 
-/// Slack on top of the declared window, for the requests themselves.
-const WINDOW_MARGIN: Duration = Duration::from_secs(3);
+/// Slack on top of a declared window, for the requests themselves: as long as the window, at
+/// least 1 s and at most 3 s.
+fn margin(window: Duration) -> Duration {
+    window.clamp(Duration::from_secs(1), Duration::from_secs(3))
+}
 /// Pause between two tries while waiting for the server to accept a new key.
 const POLL_EVERY: Duration = Duration::from_millis(500);
+
+/// The pause between tries for a window: a quarter of it, between 100 ms and [`POLL_EVERY`].
+fn poll_every(window: Duration) -> Duration {
+    (window / 4).clamp(Duration::from_millis(100), POLL_EVERY)
+}
 /// How often a long wait says where it is.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 /// `saved` key of an armed fault's id.
@@ -76,7 +84,7 @@ async fn initialize_until(
     waiting: impl Fn(u16) -> String,
     note_suffix: &str,
 ) {
-    let deadline = window + WINDOW_MARGIN;
+    let deadline = window + margin(window);
     let start = Instant::now();
     let mut last_report = start;
     let mut tries = 0u32;
@@ -98,7 +106,7 @@ async fn initialize_until(
             );
             last_report = Instant::now();
         }
-        tokio::time::sleep(POLL_EVERY.min(deadline - waited)).await;
+        tokio::time::sleep(poll_every(window).min(deadline - waited)).await;
     }
     if let Some(last) = w.exchanges.last_mut() {
         last.token_note = format!(
@@ -137,7 +145,7 @@ async fn new_key_accepted(w: &mut AuthWorld) {
         w.fail(&format!(
             "the server did not accept a token signed with the rotated-in key within auth.jwks_cache_seconds = {} s (+{} s margin): last answer {status}",
             w.profile().auth.jwks_cache_seconds,
-            WINDOW_MARGIN.as_secs()
+            margin(Duration::from_secs(w.profile().auth.jwks_cache_seconds)).as_secs()
         ));
     }
 }
@@ -261,7 +269,7 @@ async fn served_again(w: &mut AuthWorld, what: String) {
     .await;
     // A server may back off after a failed fetch: give it the declared window, no more.
     let window = Duration::from_secs(w.profile().auth.jwks_cache_seconds);
-    let deadline = window + WINDOW_MARGIN;
+    let deadline = window + margin(window);
     let start = Instant::now();
     let mut last_report = start;
     loop {
@@ -286,6 +294,6 @@ async fn served_again(w: &mut AuthWorld, what: String) {
             );
             last_report = Instant::now();
         }
-        tokio::time::sleep(POLL_EVERY.min(deadline - waited)).await;
+        tokio::time::sleep(poll_every(window).min(deadline - waited)).await;
     }
 }
