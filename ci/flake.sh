@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Flake check: the conformance suite against the in-process reference server (mock-as and the
-# reference server on real loopback listeners), 16 scenarios in flight, RUNS times in a row
-# (default 20). Passes only if every run passes every scenario; prints each run's wall time and
+# Flake check: the conformance suite's self-test (mock-as and the in-process reference server on
+# real loopback listeners; the server validating JWTs, then by introspection), 16 scenarios in
+# flight, RUNS times in a row (default 20). Passes only if every run passes every scenario; prints each run's wall time and
 # the spread (min / median / max).
 #
 #   bash ci/flake.sh [RUNS]
