@@ -371,6 +371,7 @@ const ROUTES: &[Route] = &[
     r(GET, "/_mock/keys", K::Nothing, C::Control, &[]),
     r(POST, "/_mock/keys/rotate", K::RotateRefused, C::Control, ROTATE),
     r(POST, "/_mock/keys/retire", K::Json, C::Control, RETIRE),
+    r(POST, "/_mock/keys/activate", K::Json, C::Control, RETIRE),
     r(&["GET", "POST", "DELETE"], "/_mock/faults", K::Json, C::Control, FAULT),
     r(DELETE, "/_mock/faults/{fid}", K::Nothing, C::Control, &[]),
     r(&["GET", "DELETE"], "/_mock/journal", K::Query, C::Control, JOURNAL),
