@@ -2715,3 +2715,59 @@ async fn regression_error_shape_by_path_family() {
     assert_eq!(server_family("/x/.well-known/jwks.json"), F::Descope);
     assert_eq!(server_family("/oauth2/.well-known/jwks.json"), F::OAuth);
 }
+
+/// Two axum path patterns match whatever their parameters are named (`{id}` ~ `{uid}`,
+/// `{*rest}` ~ `{rest}`).
+fn same_pattern(a: &str, b: &str) -> bool {
+    let norm = |p: &str| -> Vec<String> {
+        p.split('/')
+            .map(|seg| {
+                if seg.starts_with('{') && seg.ends_with('}') {
+                    "{}".to_string()
+                } else {
+                    seg.to_string()
+                }
+            })
+            .collect()
+    };
+    norm(a) == norm(b)
+}
+
+/// Every `.route("PATH", ...)` in `src/routes/` (control routes under `/_mock`) is in the table
+/// above: a route added to the server without a line here would never be fuzzed.
+#[test]
+fn the_route_table_covers_every_route_in_the_source() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("src/routes") {
+        let path = entry.expect("dir entry").path();
+        let text = std::fs::read_to_string(&path).expect("route source");
+        let prefix = if path.file_name().is_some_and(|n| n == "control.rs") {
+            "/_mock"
+        } else {
+            ""
+        };
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find(".route(") {
+            rest = &rest[i + ".route(".len()..];
+            let Some(open) = rest.find('"') else { break };
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('"') else { break };
+            let p = format!("{prefix}{}", &after[..close]);
+            seen += 1;
+            if !ROUTES.iter().any(|r| same_pattern(r.path, &p)) {
+                missing.push(p);
+            }
+        }
+    }
+    assert!(
+        seen >= 60,
+        "only {seen} routes found in {}: the scan is broken",
+        dir.display()
+    );
+    assert!(
+        missing.is_empty(),
+        "routes the fuzz table lacks: {missing:?}"
+    );
+}
