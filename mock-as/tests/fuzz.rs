@@ -506,6 +506,26 @@ struct Case {
 }
 
 impl Case {
+    /// A hand-written request (not from the catalogue) to the app without an admin token.
+    fn plain(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Case {
+        Case {
+            method: Method::from_bytes(method.as_bytes()).unwrap(),
+            target: target.to_string(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                        HeaderValue::from_str(v).unwrap(),
+                    )
+                })
+                .collect(),
+            body: body.to_vec(),
+            admin: false,
+            route: None,
+        }
+    }
+
     fn describe(&self) -> String {
         let t = truncate(&self.target, 300);
         let hs: Vec<String> = self
@@ -1896,22 +1916,7 @@ impl Target {
         body: &[u8],
         want: u16,
     ) -> Value {
-        let c = Case {
-            method: Method::from_bytes(method.as_bytes()).unwrap(),
-            target: target.to_string(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                        HeaderValue::from_str(v).unwrap(),
-                    )
-                })
-                .collect(),
-            body: body.to_vec(),
-            admin: false,
-            route: None,
-        };
+        let c = Case::plain(method, target, headers, body);
         let a = self.send(&c).await.unwrap();
         assert_eq!(
             a.status,
@@ -2003,14 +2008,7 @@ async fn setup(t: &Target, admin: bool) -> Pools {
         form_urlencoded::byte_serialize(RESOURCE.as_bytes()).collect::<String>(),
     );
     for i in 0..24 {
-        let c = Case {
-            method: Method::GET,
-            target: authorize.clone(),
-            headers: Vec::new(),
-            body: Vec::new(),
-            admin: false,
-            route: None,
-        };
+        let c = Case::plain("GET", &authorize, &[], b"");
         let a = t.send(&c).await.unwrap();
         assert_eq!(a.status, 302, "setup authorize: {:?}", a.body);
         let loc = a.headers[header::LOCATION].to_str().unwrap();
@@ -2450,22 +2448,7 @@ async fn answer(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Answer {
-    let c = Case {
-        method: Method::from_bytes(method.as_bytes()).unwrap(),
-        target: target.to_string(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                    HeaderValue::from_str(v).unwrap(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-        admin: false,
-        route: None,
-    };
+    let c = Case::plain(method, target, headers, body);
     let a = t.send(&c).await.unwrap();
     if let Err(e) = check(&c.method, &a) {
         panic!(

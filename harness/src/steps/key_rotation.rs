@@ -268,32 +268,24 @@ async fn served_again(w: &mut AuthWorld, what: String) {
     )
     .await;
     // A server may back off after a failed fetch: give it the declared window, no more.
-    let window = Duration::from_secs(w.profile().auth.jwks_cache_seconds);
-    let deadline = window + margin(window);
-    let start = Instant::now();
-    let mut last_report = start;
-    loop {
-        let status = w.initialize().await.status;
-        let waited = start.elapsed();
-        if (200..300).contains(&status) {
-            return;
-        }
-        if waited >= deadline {
-            w.fail(&format!(
-                "the server still refuses a valid token {:.0} s after the {what} came back (auth.jwks_cache_seconds = {} s): last answer {status}",
-                waited.as_secs_f64(),
-                window.as_secs()
-            ));
-        }
-        if last_report.elapsed() >= REPORT_EVERY {
-            eprintln!(
-                "[{}] outage: the server still answers {status} to a valid token {:.0} s after the {what} came back; waiting up to {} s",
-                w.id,
-                waited.as_secs_f64(),
-                deadline.as_secs()
-            );
-            last_report = Instant::now();
-        }
-        tokio::time::sleep(poll_every(window).min(deadline - waited)).await;
+    let secs = w.profile().auth.jwks_cache_seconds;
+    initialize_until(
+        w,
+        Duration::from_secs(secs),
+        |s| (200..300).contains(&s),
+        |s| {
+            format!(
+                "outage: the server still answers {s} to a valid token after the {what} came back"
+            )
+        },
+        &format!("after the {what} came back (auth.jwks_cache_seconds = {secs} s)"),
+    )
+    .await;
+    let status = w.last().status;
+    if !(200..300).contains(&status) {
+        w.fail(&format!(
+            "the server still refuses a valid token after the {what} came back (auth.jwks_cache_seconds = {secs} s, +{} s margin): last answer {status}",
+            margin(Duration::from_secs(secs)).as_secs()
+        ));
     }
 }

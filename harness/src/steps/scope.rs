@@ -51,29 +51,13 @@ fn minus(a: &[String], b: &[String]) -> Vec<String> {
 /// The scopes a JWT grants (`scope` string, else a `scopes` array), read without verification:
 /// the suite minted it, it only needs to know what it asked for.
 fn granted_scopes(token: &str) -> Vec<String> {
-    let claims: Value = token
+    let claims: serde_json::Map<String, Value> = token
         .split('.')
         .nth(1)
         .and_then(|c| URL_SAFE_NO_PAD.decode(c.trim_end_matches('=')).ok())
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
-    if let Some(s) = claims.get("scope").and_then(Value::as_str) {
-        return s
-            .split(' ')
-            .filter(|x| !x.is_empty())
-            .map(str::to_string)
-            .collect();
-    }
-    claims
-        .get("scopes")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    mock_as::tokens::token_scopes(&claims)
 }
 
 /// The scopes the current token grants.
