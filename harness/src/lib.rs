@@ -10,6 +10,8 @@
 //! - [`as_client`]: typed client for mock-as's control API.
 //! - [`challenge`]: `WWW-Authenticate` parser (RFC 7235 / 6750 / 9728).
 //! - [`report`]: verdicts (MUST/SHOULD/SKIPPED/XFAIL/STALE), JUnit, checks.json, console table.
+//! - [`probe`]: learns the profile from the wire before any scenario runs.
+//! - [`schema_args`]: minimal valid tool arguments from an `inputSchema`.
 //! - [`runner`]: applicability, running, the in-process reference server.
 //! - [`checklist`]: the numbered requirements every scenario is tagged with.
 //! - `steps`: step definitions, one module per feature file.
@@ -18,9 +20,11 @@ pub mod as_client;
 pub mod challenge;
 pub mod checklist;
 pub mod mcp_client;
+pub mod probe;
 pub mod profile;
 pub mod report;
 pub mod runner;
+pub mod schema_args;
 pub mod world;
 
 mod steps;

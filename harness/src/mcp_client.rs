@@ -138,10 +138,19 @@ pub fn find_message(body: &str, content_type: &str, id: Option<i64>) -> Option<V
 }
 
 impl McpClient {
-    /// A client for an MCP endpoint.
+    /// A client for an MCP endpoint (each request bounded by 30 s).
     pub fn new(url: &str, protocol_version: &str) -> McpClient {
+        McpClient::with_timeout(url, protocol_version, std::time::Duration::from_secs(30))
+    }
+
+    /// A client whose every request (connect, headers and body) is bounded by `timeout`.
+    pub fn with_timeout(
+        url: &str,
+        protocol_version: &str,
+        timeout: std::time::Duration,
+    ) -> McpClient {
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();

@@ -194,6 +194,50 @@ impl Profile {
         Ok(p)
     }
 
+    /// A profile file as a table (a layer for [`Profile::from_layers`]): TOML syntax errors name
+    /// the file; fields are checked once the layers are merged.
+    pub fn load_table(path: &Path) -> Result<toml::Table, ProfileError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+            file: file.clone(),
+            field: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        text.parse::<toml::Table>().map_err(|e| ProfileError {
+            file,
+            field: String::new(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    /// The profile a run uses: what the probe learned from the wire (`wire`), overridden field by
+    /// field by the user's profile file (`file`, with its name for errors). Tables merge key by
+    /// key; `[[tools]]` merge by `name` (a file's tool overrides the fields it sets of the learned
+    /// tool of that name, and adds a tool the probe did not find); every other value of the file
+    /// replaces the learned one. Errors name the file and the field.
+    pub fn from_layers(
+        wire: &toml::Table,
+        file: Option<(&toml::Table, &str)>,
+    ) -> Result<Profile, ProfileError> {
+        let mut merged = wire.clone();
+        let name = match file {
+            Some((t, name)) => {
+                merge(&mut merged, t);
+                name
+            }
+            None => "the probe's findings",
+        };
+        let p: Profile = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| ProfileError {
+                file: name.into(),
+                field: String::new(),
+                message: e.to_string().trim_end().to_string(),
+            })?;
+        p.validate(name)?;
+        Ok(p)
+    }
+
     /// Check what TOML types cannot.
     pub fn validate(&self, file: &str) -> Result<(), ProfileError> {
         let err = |field: &str, message: String| ProfileError {
@@ -332,6 +376,34 @@ impl Profile {
     }
 }
 
+/// Merge `over` into `base` (see [`Profile::from_layers`]).
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (Some(toml::Value::Array(b)), toml::Value::Array(o)) if k == "tools" => {
+                for tool in o {
+                    let name = tool.get("name").and_then(|n| n.as_str());
+                    let same = b
+                        .iter_mut()
+                        .find(|t| name.is_some() && t.get("name").and_then(|n| n.as_str()) == name);
+                    match (same, tool) {
+                        (Some(toml::Value::Table(bt)), toml::Value::Table(ot)) => {
+                            for (tk, tv) in ot {
+                                bt.insert(tk.clone(), tv.clone());
+                            }
+                        }
+                        _ => b.push(tool.clone()),
+                    }
+                }
+            }
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +435,64 @@ connection = { app_id = "google-calendar", level = "user", scopes = ["calendar.r
         assert_eq!(
             p.issuer(),
             "http://127.0.0.1:8787/v1/apps/agentic/P2mockAsDefaultProject000001/MS2calendar"
+        );
+    }
+
+    #[test]
+    fn file_layer_overrides_the_wire_field_by_field() {
+        let wire: toml::Table = r#"
+[server]
+url = "http://127.0.0.1:9/mcp"
+protocol_version = "2025-06-18"
+stateful = false
+[mock_as]
+url = "http://127.0.0.1:8787"
+project_id = "P2mockAsDefaultProject000001"
+mcp_server_id = "MS2calendar"
+[auth]
+required_scopes = ["mcp:read"]
+[[tools]]
+name = "a"
+scopes = ["x"]
+[[tools]]
+name = "b"
+"#
+        .parse()
+        .unwrap();
+        let file: toml::Table = r#"
+[server]
+stateful = true
+[auth]
+jwks_max_age_seconds = 7
+[[tools]]
+name = "a"
+arguments = { n = 1 }
+[[tools]]
+name = "c"
+scopes = ["z"]
+"#
+        .parse()
+        .unwrap();
+        let p = Profile::from_layers(&wire, Some((&file, "mine.toml"))).unwrap();
+        assert!(p.stateful(), "the file wins");
+        assert_eq!(
+            p.server.protocol_version, "2025-06-18",
+            "the wire fills the rest"
+        );
+        assert_eq!(p.auth.required_scopes, vec!["mcp:read"]);
+        assert_eq!(p.auth.jwks_max_age_seconds, Some(7));
+        let names: Vec<&str> = p.tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, vec!["a", "b", "c"]);
+        assert_eq!(p.tools[0].scopes, vec!["x"], "learned scopes kept");
+        assert_eq!(
+            p.tools[0].arguments.get("n").and_then(|v| v.as_integer()),
+            Some(1)
+        );
+        let bad: toml::Table = "[auth]\nbogus = 1".parse().unwrap();
+        let e = Profile::from_layers(&wire, Some((&bad, "mine.toml"))).unwrap_err();
+        assert!(
+            e.to_string().starts_with("mine.toml: ") && e.to_string().contains("bogus"),
+            "{e}"
         );
     }
 

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::as_client::MockAsClient;
 use crate::mcp_client::McpClient;
+use crate::probe::{self, Hints, ProbeOptions, ProbeReport};
 use crate::profile::{Profile, Validation};
 use crate::report::{self, Outcome, Record, Summary};
 use crate::world::{AuthWorld, SuiteCtx, set_ctx};
@@ -35,6 +36,14 @@ pub struct RunOptions {
     pub verbose: bool,
     /// The feature files.
     pub features: PathBuf,
+    /// In-process reference runs: learn everything from the wire (the probe), with only the
+    /// values the wire cannot tell given (the in-process server's cache windows), instead of
+    /// `fixtures/profiles/reference.toml`.
+    pub wire_only: bool,
+    /// Bound of each request the probe sends.
+    pub probe_timeout: Duration,
+    /// Progress output while the scenarios run.
+    pub progress: Progress,
 }
 
 impl Default for RunOptions {
@@ -50,6 +59,9 @@ impl Default for RunOptions {
             concurrency: 16,
             verbose: false,
             features: features_dir(),
+            wire_only: false,
+            probe_timeout: Duration::from_secs(10),
+            progress: Progress::Quiet,
         }
     }
 }
@@ -57,6 +69,95 @@ impl Default for RunOptions {
 /// `features/` at the top of the repository.
 pub fn features_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../features"))
+}
+
+/// The feature files, compiled in: the `mcp-authcheck` binary runs from any directory
+/// (a test checks this list against `features/`).
+pub const EMBEDDED_FEATURES: &[(&str, &str)] = &[
+    (
+        "audience.feature",
+        include_str!("../../features/audience.feature"),
+    ),
+    (
+        "authentication.feature",
+        include_str!("../../features/authentication.feature"),
+    ),
+    (
+        "connections.feature",
+        include_str!("../../features/connections.feature"),
+    ),
+    (
+        "discovery.feature",
+        include_str!("../../features/discovery.feature"),
+    ),
+    (
+        "expiry.feature",
+        include_str!("../../features/expiry.feature"),
+    ),
+    (
+        "key-rotation.feature",
+        include_str!("../../features/key-rotation.feature"),
+    ),
+    (
+        "passthrough.feature",
+        include_str!("../../features/passthrough.feature"),
+    ),
+    (
+        "revocation.feature",
+        include_str!("../../features/revocation.feature"),
+    ),
+    (
+        "scope.feature",
+        include_str!("../../features/scope.feature"),
+    ),
+    (
+        "session.feature",
+        include_str!("../../features/session.feature"),
+    ),
+];
+
+/// A directory holding the embedded feature files (cucumber reads features from disk), removed
+/// when dropped.
+#[derive(Debug)]
+pub struct FeatureDir {
+    /// The directory.
+    pub path: PathBuf,
+}
+
+impl FeatureDir {
+    /// Write [`EMBEDDED_FEATURES`] into a new directory under the system's temporary directory.
+    pub fn embedded() -> std::io::Result<FeatureDir> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "mcp-authcheck-features-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path)?;
+        for (name, text) in EMBEDDED_FEATURES {
+            std::fs::write(path.join(name), text)?;
+        }
+        Ok(FeatureDir { path })
+    }
+}
+
+impl Drop for FeatureDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// How the run reports progress while scenarios run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Progress {
+    /// Nothing until the end (tests, `cargo test`).
+    #[default]
+    Quiet,
+    /// One line per finished scenario on stderr (CI logs).
+    Lines,
+    /// One line rewritten in place on stderr (a terminal).
+    Terminal,
 }
 
 /// What a run produced.
@@ -70,12 +171,19 @@ pub struct RunResult {
     pub expected: BTreeMap<String, String>,
     /// Whether `--strict` applied.
     pub strict: bool,
+    /// What the probe learned before the scenarios ran.
+    pub probe: Option<ProbeReport>,
 }
 
 impl RunResult {
-    /// The console report.
+    /// The console report: what the probe learned and noticed, then the verdicts.
     pub fn console(&self) -> String {
-        report::console(&self.records, &self.expected, self.strict)
+        let mut out = String::new();
+        if let Some(p) = &self.probe {
+            out.push_str(&probe_summary(p));
+        }
+        out.push_str(&report::console(&self.records, &self.expected, self.strict));
+        out
     }
     /// Requirement tags of scenarios that failed (before expected-failure handling).
     pub fn failed_reqs(&self) -> Vec<String> {
@@ -116,26 +224,26 @@ pub fn not_applicable(tags: &[String], p: &Profile) -> Option<String> {
             ));
         }
         let why = match t.as_str() {
-            "stateful" if !p.stateful() => Some("the server keeps no sessions (stateless profile)".to_string()),
+            "stateful" if !p.stateful() => Some("the server keeps no sessions (no Mcp-Session-Id on initialize, or server.stateful = false)".to_string()),
             "jwt" if p.auth.validation != Validation::Jwt => Some(
                 "the profile says the server validates by introspection (auth.validation = \"introspection\"): it does not use the JWKS".to_string(),
             ),
             "introspection" if p.auth.validation != Validation::Introspection => {
                 Some("the profile says the server validates JWTs locally (auth.validation = \"jwt\"), not by introspection at the AS".to_string())
             }
-            "connection-user" if p.connection_tool("user").is_none() => Some("the profile has no tool with a user-level connection".to_string()),
+            "connection-user" if p.connection_tool("user").is_none() => Some("no tool fetched a user-level connection during the probe; needs `tools[].connection` (level = \"user\") in a profile if one does".to_string()),
             "connection-tenant" if p.connection_tool("tenant").is_none() => {
-                Some("the profile has no tool with a tenant-level connection".to_string())
+                Some("no tool fetched a tenant-level connection during the probe; needs `tools[].connection` (level = \"tenant\") in a profile if one does".to_string())
             }
             "required-scope" if p.auth.required_scopes.is_empty() => {
-                Some("the profile declares no required_scopes".to_string())
+                Some("the server requires no scope (none learned; needs `auth.required_scopes` in a profile if it does)".to_string())
             }
-            "tool-scope" if p.scoped_tool().is_none() => Some("the profile has no tool that needs a scope beyond required_scopes".to_string()),
+            "tool-scope" if p.scoped_tool().is_none() => Some("no tool needs a scope beyond the required ones (none learned; needs `tools[].scopes` in a profile if one does)".to_string()),
             "origin" if !p.server.validates_origin => Some("the profile says the server does not validate Origin (server.validates_origin = false)".to_string()),
-            "oauth-proxy" => Some("the profile declares no OAuth-proxy authorization server in front of the MCP server".to_string()),
-            "scope-hierarchy" => Some("the profile declares no scope hierarchy".to_string()),
+            "oauth-proxy" => Some("needs an OAuth-proxy authorization server in front of the MCP server, which the suite cannot declare yet".to_string()),
+            "scope-hierarchy" => Some("needs a scope hierarchy, which the suite cannot learn or declare yet".to_string()),
             "key-retirement" if p.auth.jwks_max_age_seconds.is_none() => Some(
-                "the profile does not declare how long the server keeps a key that left the JWKS (auth.jwks_max_age_seconds)"
+                "needs `auth.jwks_max_age_seconds` in a profile: how long the server keeps a key that left the JWKS (the wire cannot tell)"
                     .to_string(),
             ),
             _ => None,
@@ -187,8 +295,28 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
     sync_mock_as(&ctx.profile, &ctx.mock).await?;
     RECORDS.lock().unwrap_or_else(|p| p.into_inner()).clear();
     set_ctx(ctx.clone());
+    PROGRESS.store(
+        match opts.progress {
+            Progress::Quiet => 0,
+            Progress::Lines => 1,
+            Progress::Terminal => 2,
+        },
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let profile = ctx.profile.clone();
     let filter_text = opts.filter.clone();
+    let selected = move |tags: &[String], name: &str| {
+        filter_text
+            .as_ref()
+            .is_none_or(|ft| name.contains(ft.as_str()) || tags.iter().any(|t| t == ft))
+    };
+    let total = if opts.progress == Progress::Quiet {
+        0
+    } else {
+        count_runnable(&opts.features, &ctx.profile, &selected)
+    };
+    let progress = opts.progress;
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let filter = move |f: &gherkin::Feature, r: Option<&gherkin::Rule>, s: &gherkin::Scenario| {
         let tags: Vec<String> = f
             .tags
@@ -197,10 +325,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
             .chain(&s.tags)
             .cloned()
             .collect();
-        if let Some(ft) = &filter_text
-            && !s.name.contains(ft.as_str())
-            && !tags.iter().any(|t| t == ft)
-        {
+        if !selected(&tags, &s.name) {
             return false;
         }
         match not_applicable(&tags, &profile) {
@@ -231,7 +356,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
             }
             .boxed_local()
         })
-        .after(|f, r, s, ev, w| {
+        .after(move |f, r, s, ev, w| {
             let tags: Vec<String> = f
                 .tags
                 .iter()
@@ -251,7 +376,10 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
             };
             let (feature, scenario) = (f.name.clone(), s.name.clone());
             let failed = matches!(outcome, Outcome::Failed(_));
+            let done = done.clone();
             async move {
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                show_progress(progress, n, total, &scenario, failed);
                 let millis = w
                     .as_ref()
                     .map(|w| w.started.elapsed().as_millis())
@@ -281,6 +409,9 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
         .with_cli(cli::Opts::<_, _, _, cli::Empty>::default())
         .filter_run(opts.features.clone(), filter)
         .await;
+    if progress == Progress::Terminal {
+        eprint!("\r\x1b[2K");
+    }
     let mut records = std::mem::take(&mut *RECORDS.lock().unwrap_or_else(|p| p.into_inner()));
     records.sort_by(|a, b| {
         (a.feature.as_str(), a.req(), a.scenario.as_str()).cmp(&(
@@ -301,7 +432,151 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
         summary,
         expected,
         strict: opts.strict,
+        probe: None,
     })
+}
+
+/// How many scenarios of `dir` will run for `profile` (selected and applicable): the N of the
+/// progress line. Scenario outlines count once per example row.
+fn count_runnable(
+    dir: &Path,
+    profile: &Profile,
+    selected: &dyn Fn(&[String], &str) -> bool,
+) -> usize {
+    let mut n = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().and_then(|x| x.to_str()) != Some("feature") {
+            continue;
+        }
+        let Ok(f) = gherkin::Feature::parse_path(&path, gherkin::GherkinEnv::default()) else {
+            continue;
+        };
+        let rules = f
+            .rules
+            .iter()
+            .flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
+        for (r, s) in f.scenarios.iter().map(|s| (None, s)).chain(rules) {
+            let tags: Vec<String> = f
+                .tags
+                .iter()
+                .chain(r.iter().flat_map(|r| &r.tags))
+                .chain(&s.tags)
+                .cloned()
+                .collect();
+            if selected(&tags, &s.name) && not_applicable(&tags, profile).is_none() {
+                let rows: usize = s
+                    .examples
+                    .iter()
+                    .map(|x| {
+                        x.table
+                            .as_ref()
+                            .map_or(0, |t| t.rows.len().saturating_sub(1))
+                    })
+                    .sum();
+                n += rows.max(1);
+            }
+        }
+    }
+    n
+}
+
+fn show_progress(p: Progress, n: usize, total: usize, scenario: &str, failed: bool) {
+    let verdict = if failed { "failed" } else { "done" };
+    match p {
+        Progress::Quiet => {}
+        Progress::Lines => eprintln!("[{n}/{total}] {verdict}: {scenario}"),
+        Progress::Terminal => {
+            let name: String = scenario.chars().take(70).collect();
+            eprint!("\r\x1b[2K[{n}/{total}] {name}");
+        }
+    }
+}
+
+/// Say that a step waits, and for how long at most (a JWKS cache window): shown on the progress
+/// output so a person knows why nothing moves.
+pub fn announce_wait(what: &str, bound: Duration) {
+    match PROGRESS.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => eprintln!("  waiting up to {} s: {what}", bound.as_secs_f64().ceil()),
+        2 => eprint!(
+            "\r\x1b[2K  waiting up to {} s: {what}",
+            bound.as_secs_f64().ceil()
+        ),
+        _ => {}
+    }
+}
+
+/// The run's [`Progress`] for [`announce_wait`] (steps have no access to the options):
+/// 0 quiet, 1 lines, 2 terminal.
+static PROGRESS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The probe's findings in a few lines (for the console).
+pub fn probe_summary(p: &ProbeReport) -> String {
+    let mut out = String::from("learned from the wire:\n");
+    for l in &p.learned {
+        out.push_str(&format!("  {:<24} {}\n", l.field, l.how));
+    }
+    for t in &p.tools {
+        let conn = t
+            .connection
+            .as_ref()
+            .map(|c| format!("; fetches a {}-level {} connection", c.level, c.app_id))
+            .unwrap_or_default();
+        let scopes = if t.scopes.is_empty() {
+            "no extra scope".to_string()
+        } else {
+            t.scopes.join(" ")
+        };
+        out.push_str(&format!(
+            "  tool {:<19} {scopes}{conn} — {}\n",
+            t.name, t.scopes_how
+        ));
+    }
+    for n in &p.notes {
+        out.push_str(&format!("  note: {n}\n"));
+    }
+    out.push('\n');
+    out
+}
+
+/// Learn the profile: probe the server at `url` (mock-as through `mock`), then lay the user's
+/// profile file over what the wire said. The run's own URL and mock-as win over the file's.
+pub async fn learn(
+    url: &str,
+    mock: &MockAsClient,
+    file: Option<(&toml::Table, &str)>,
+    timeout: Duration,
+) -> Result<(Profile, ProbeReport), String> {
+    let hints = file.map(|(t, _)| Hints::from_table(t)).unwrap_or_default();
+    let opts = ProbeOptions {
+        url: url.to_string(),
+        timeout,
+    };
+    let report = probe::probe(&opts, mock, &hints)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut profile = Profile::from_layers(&report.table, file).map_err(|e| e.to_string())?;
+    profile.server.url = url.to_string();
+    profile.mock_as.url = mock.base.clone();
+    Ok((profile, report))
+}
+
+/// Probe, then run: the one path every way of running takes.
+pub async fn probe_and_run(
+    url: &str,
+    mock: MockAsClient,
+    file: Option<(&toml::Table, &str)>,
+    opts: &RunOptions,
+) -> Result<RunResult, String> {
+    let (profile, report) = learn(url, &mock, file, opts.probe_timeout).await?;
+    let mcp = McpClient::new(&profile.server.url, &profile.server.protocol_version);
+    let ctx = Arc::new(SuiteCtx { profile, mock, mcp });
+    let mut res = run_with(ctx, opts).await?;
+    res.probe = Some(report);
+    Ok(res)
 }
 
 /// A context for a profile.
@@ -314,16 +589,20 @@ pub fn context(profile: Profile) -> Arc<SuiteCtx> {
 /// The reference server's profile file, compiled in.
 pub const REFERENCE_PROFILE: &str = include_str!("../../fixtures/profiles/reference.toml");
 
-/// The profile of the in-process reference server: fixtures/profiles/reference.toml with the
-/// URLs of this run.
-pub fn reference_profile(mock_base: &str, resource: &str) -> Profile {
-    // The file is ours and tested; a failure here is a suite bug worth a loud message.
-    let mut p = Profile::parse(REFERENCE_PROFILE, "fixtures/profiles/reference.toml")
-        .expect("the reference profile is valid");
-    p.server.url = resource.to_string();
-    p.server.resource = None;
-    p.mock_as.url = mock_base.to_string();
-    p
+/// The profile file of the in-process reference server as a layer: fixtures/profiles/reference.toml
+/// with the URLs of this run.
+pub fn reference_layer(mock_base: &str, resource: &str) -> toml::Table {
+    // The file is ours and tested (tests/checklist.rs parses it); an unparsable copy gives an
+    // empty layer, and the run then learns everything from the wire.
+    let mut t: toml::Table = REFERENCE_PROFILE.parse().unwrap_or_default();
+    if let Some(toml::Value::Table(s)) = t.get_mut("server") {
+        s.insert("url".into(), toml::Value::String(resource.to_string()));
+        s.remove("resource");
+    }
+    if let Some(toml::Value::Table(m)) = t.get_mut("mock_as") {
+        m.insert("url".into(), toml::Value::String(mock_base.to_string()));
+    }
+    t
 }
 
 /// The in-process reference server's JWKS cache lifetime: the key-retirement scenario waits
@@ -403,26 +682,69 @@ pub async fn run_reference_in(
     tokio::spawn(reference_server::serve(ref_l, rcfg, async {
         let _ = ref_rx.await;
     }));
-    let mut profile = reference_profile(&mock_base, &resource);
-    profile.auth.jwks_max_age_seconds = Some(IN_PROCESS_JWKS_TTL.as_secs().max(1));
-    profile.auth.jwks_cache_seconds = 1;
-    if mode == ReferenceMode::Introspection {
-        profile.auth.validation = Validation::Introspection;
-        profile.auth.introspection_cache_seconds = IN_PROCESS_INTROSPECTION_TTL.as_secs();
+    // What the wire cannot tell: the cache windows this process gave the server.
+    let mut layer = if opts.wire_only {
+        toml::Table::new()
+    } else {
+        reference_layer(&mock_base, &resource)
+    };
+    let auth = layer
+        .entry("auth")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let Some(a) = auth.as_table_mut() {
+        let secs = |n: u64| toml::Value::Integer(n as i64);
+        a.insert(
+            "jwks_max_age_seconds".into(),
+            secs(IN_PROCESS_JWKS_TTL.as_secs().max(1)),
+        );
+        a.insert("jwks_cache_seconds".into(), secs(1));
+        if mode == ReferenceMode::Introspection {
+            a.insert(
+                "introspection_cache_seconds".into(),
+                secs(IN_PROCESS_INTROSPECTION_TTL.as_secs()),
+            );
+            if !opts.wire_only {
+                a.insert(
+                    "validation".into(),
+                    toml::Value::String("introspection".into()),
+                );
+            }
+        }
     }
-    let ctx = context(profile);
-    let res = run_with(ctx, opts).await;
+    let name = if opts.wire_only {
+        "the in-process reference server's cache windows"
+    } else {
+        "fixtures/profiles/reference.toml"
+    };
+    let mock = MockAsClient::new(&mock_base, None);
+    let res = probe_and_run(&resource, mock, Some((&layer, name)), opts).await;
     let _ = mock_tx.send(());
     let _ = ref_tx.send(());
     res
 }
 
-/// Run per the options: the profile's server, or the in-process reference server.
+/// Run per the options: the profile's server (its `[server] url`, the mock-as of its
+/// `[mock_as] url`), or the in-process reference server.
 pub async fn run(opts: &RunOptions) -> Result<RunResult, String> {
     match &opts.profile {
         Some(p) => {
-            let profile = Profile::load(Path::new(p)).map_err(|e| e.to_string())?;
-            run_with(context(profile), opts).await
+            let name = p.display().to_string();
+            let table = Profile::load_table(Path::new(p)).map_err(|e| e.to_string())?;
+            let get = |sec: &str, k: &str| {
+                table
+                    .get(sec)
+                    .and_then(|v| v.get(k))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            let url = get("server", "url").ok_or_else(|| {
+                format!("{name}: server.url: needed to know which server to test")
+            })?;
+            let base = get("mock_as", "url").ok_or_else(|| {
+                format!("{name}: mock_as.url: needed to know which mock-as the server trusts")
+            })?;
+            let mock = MockAsClient::new(&base, get("mock_as", "admin_token"));
+            probe_and_run(&url, mock, Some((&table, &name)), opts).await
         }
         None => run_reference(None, opts).await,
     }

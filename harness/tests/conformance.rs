@@ -3,7 +3,9 @@
 //! `cargo test -p harness --test conformance -- --profile PATH [--report-dir DIR] [--strict]`
 //! (or env `AUTHCHECK_PROFILE`). Without a profile it runs against an in-process mock-as and
 //! the in-process reference server twice: validating JWTs locally, then by introspection at
-//! mock-as (so the introspection-only scenarios run too); `--introspect` runs only the second.
+//! mock-as (so the introspection-only scenarios run too), each first with the reference
+//! profile, then with no profile (everything learned from the wire); `--introspect` runs only
+//! the introspection runs, `--no-profile` only the no-profile ones.
 //! libtest's own flags (`--nocapture`, `--test-threads`, a
 //! name filter) are accepted, so `cargo test` with them still works.
 
@@ -39,6 +41,10 @@ struct Cli {
     /// In-process reference server only, validating tokens by introspection at mock-as.
     #[arg(long)]
     introspect: bool,
+    /// In-process reference server only: learn everything from the wire (no reference profile;
+    /// only the server's cache windows are given).
+    #[arg(long)]
+    no_profile: bool,
     /// Only scenarios whose name contains this, or that carry this tag (e.g. req-24).
     filter: Option<String>,
     // libtest flags cargo forwards to every test binary: accepted and ignored.
@@ -122,29 +128,52 @@ fn main() -> ExitCode {
     };
     // (title, mode) of each in-process run; a profile or a flaw makes it a single run.
     let in_process = opts.profile.is_none() && flaw.is_none();
-    let runs: Vec<(&str, Option<ReferenceMode>)> = if !in_process {
-        vec![("", None)]
-    } else if cli.introspect {
-        vec![("", Some(ReferenceMode::Introspection))]
+    // (title, mode, wire only, report subdirectory) of each in-process run.
+    type Run = (&'static str, Option<ReferenceMode>, bool, &'static str);
+    let all: [Run; 4] = [
+        (
+            "reference server, validating JWTs locally",
+            Some(ReferenceMode::Jwt),
+            false,
+            "",
+        ),
+        (
+            "reference server, validating by introspection",
+            Some(ReferenceMode::Introspection),
+            false,
+            "introspection",
+        ),
+        (
+            "reference server, validating JWTs locally, no profile (learned from the wire)",
+            Some(ReferenceMode::Jwt),
+            true,
+            "no-profile",
+        ),
+        (
+            "reference server, validating by introspection, no profile (learned from the wire)",
+            Some(ReferenceMode::Introspection),
+            true,
+            "no-profile-introspection",
+        ),
+    ];
+    let runs: Vec<Run> = if !in_process {
+        vec![("", None, false, "")]
     } else {
-        vec![
-            (
-                "reference server, validating JWTs locally",
-                Some(ReferenceMode::Jwt),
-            ),
-            (
-                "reference server, validating by introspection",
-                Some(ReferenceMode::Introspection),
-            ),
-        ]
+        all.into_iter()
+            .filter(|(_, m, wire, _)| {
+                (!cli.introspect || *m == Some(ReferenceMode::Introspection))
+                    && (!cli.no_profile || *wire)
+            })
+            .collect()
     };
     let mut results: Vec<RunResult> = Vec::new();
-    for (i, (title, mode)) in runs.iter().enumerate() {
+    for (title, mode, wire_only, sub) in &runs {
         let mut o = opts.clone();
-        if i > 0
+        o.wire_only = *wire_only;
+        if !sub.is_empty()
             && let Some(d) = &opts.report_dir
         {
-            o.report_dir = Some(d.join("introspection"));
+            o.report_dir = Some(d.join(sub));
         }
         let run = async {
             match (flaw, mode) {

@@ -85,6 +85,7 @@ async fn initialize_until(
     note_suffix: &str,
 ) {
     let deadline = window + margin(window);
+    crate::runner::announce_wait(&format!("[{}] a token {note_suffix}", w.id), deadline);
     let start = Instant::now();
     let mut last_report = start;
     let mut tries = 0u32;

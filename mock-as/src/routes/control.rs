@@ -99,6 +99,7 @@ async fn info(State(st): State<AppState>) -> R {
         "sdk_jwks_uri": format!("{}/v2/keys/{}", st.base_url, st.pid()),
         "servers": servers,
         "default_user": st.config.project.default_user,
+        "tenants": st.config.tenants.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
         "users": store.users.keys().collect::<Vec<_>>(),
         "clients": store.clients.keys().collect::<Vec<_>>(),
         "management_keys": st.config.management_keys.iter().map(|k| json!({"id": k.id, "secret": k.secret})).collect::<Vec<_>>(),

@@ -1,0 +1,1168 @@
+//! The probe: before any scenario, learn from the server under test what a profile would say
+//! ("the wire decides", design.md). Every learned value carries how it was learned (for
+//! `mcp-authcheck init` and the console), and every value can be overridden by a profile field;
+//! the result is a profile layer (a TOML table) that [`crate::profile::Profile::from_layers`]
+//! merges under the user's file.
+//!
+//! What it learns, in order (each step's requests are bounded by [`ProbeOptions::timeout`]):
+//! 1. that the endpoint answers like an MCP server that wants OAuth (else [`ProbeError`]: one
+//!    line naming the URL and what happened);
+//! 2. the Protected Resource Metadata (RFC 9728 §3: the challenge's `resource_metadata`, then the
+//!    path-suffixed and root well-known locations) and the authorization servers it names;
+//! 3. which mock-as MCP server entry the server trusts, and for which audience (the PRM's
+//!    `resource`, else the URL): the first whose token opens a session;
+//! 4. the revision (`initialize`'s `protocolVersion`) and whether it keeps sessions (an
+//!    `Mcp-Session-Id` on the `initialize` answer; never assumed from the revision);
+//! 5. the required scopes: what the 401 challenge's `scope=` says (RFC 6750 §3) if a token with
+//!    just those is served, else the smallest set found by leaving scopes out one at a time;
+//! 6. the tools (`tools/list`, with a token holding every scope, all pages) with arguments
+//!    generated from each `inputSchema`, and each tool's extra scopes: scopes the tool declares
+//!    (`_meta.securitySchemes` / `securitySchemes`, `oauth2` entries), else what a call with only
+//!    the required scopes is refused for (the 403 challenge's `scope=`, verified), else the
+//!    smallest set that makes the call succeed;
+//! 7. connection-backed tools: the connection-token fetches the server made at mock-as while
+//!    the tool ran (mock-as's journal) name the outbound app, the level (user/tenant), the
+//!    provider scopes, and — when the tenant id the server sent is one of the generated argument
+//!    values — the argument that names the tenant;
+//! 8. validation: introspection when the server called mock-as's introspection endpoint during
+//!    the probe, else JWT.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::as_client::{MintRequest, MockAsClient};
+use crate::challenge::Challenge;
+use crate::mcp_client::{Auth, Exchange, McpClient};
+use crate::profile::REVISIONS;
+use crate::schema_args;
+
+/// The scope Descope requires to exchange an MCP token for connection tokens.
+const OUTBOUND_SCOPE: &str = "outbound.token.fetch";
+/// The revision the probe offers in `initialize` when no profile forces one: the newest the
+/// suite's MCP client speaks with `initialize` (2026-07-28 has no `initialize`).
+const OFFERED_REVISION: &str = "2025-11-25";
+/// Pages of `tools/list` followed at most (a server whose cursor never ends must not hang us).
+const MAX_TOOL_PAGES: usize = 20;
+/// Tools examined at most (each costs a few calls).
+const MAX_TOOLS: usize = 40;
+
+/// How to probe.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// The MCP endpoint.
+    pub url: String,
+    /// Bound of every single request the probe sends.
+    pub timeout: Duration,
+}
+
+/// Why the run cannot start: one line that says what to do (exit code 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ProbeError(pub String);
+
+/// One learned value and how it was learned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Learned {
+    /// Dotted profile field (`server.stateful`, `tools.admin_action.scopes`).
+    pub field: String,
+    /// How the probe knows (shown by `init` as the value's comment).
+    pub how: String,
+}
+
+/// What the probe found about one tool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbedTool {
+    /// The tool's name.
+    pub name: String,
+    /// Arguments that made a call succeed.
+    pub arguments: serde_json::Map<String, Value>,
+    /// Scopes beyond the required ones.
+    pub scopes: Vec<String>,
+    /// How the scopes were learned.
+    pub scopes_how: String,
+    /// The connection it fetched, if any: (app, level, provider scopes, tenant argument).
+    pub connection: Option<ProbedConnection>,
+}
+
+/// A connection a tool fetched at mock-as while it ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbedConnection {
+    /// The outbound app.
+    pub app_id: String,
+    /// `user` or `tenant`.
+    pub level: String,
+    /// Provider scopes the server asked for.
+    pub scopes: Vec<String>,
+    /// The argument that carried the tenant id, if one did.
+    pub tenant_argument: Option<String>,
+}
+
+/// Everything the probe learned.
+#[derive(Debug, Clone)]
+pub struct ProbeReport {
+    /// The profile layer: `[server]`, `[mock_as]`, `[auth]`, `[[tools]]`.
+    pub table: toml::Table,
+    /// How each value was learned, in the order learned.
+    pub learned: Vec<Learned>,
+    /// Things a person should know (a tool that could not be called, a PRM that names another
+    /// resource, …); none of them stops the run.
+    pub notes: Vec<String>,
+    /// The tools, as found.
+    pub tools: Vec<ProbedTool>,
+}
+
+/// What the user's profile already says, consulted while probing (the probe uses a forced
+/// revision, audience, server entry, required scopes and tool arguments instead of guessing).
+#[derive(Debug, Clone, Default)]
+pub struct Hints {
+    /// `server.resource`.
+    pub resource: Option<String>,
+    /// `server.protocol_version`.
+    pub protocol_version: Option<String>,
+    /// `mock_as.mcp_server_id`.
+    pub mcp_server_id: Option<String>,
+    /// `auth.required_scopes`.
+    pub required_scopes: Option<Vec<String>>,
+    /// `tools[].arguments` by tool name.
+    pub arguments: BTreeMap<String, serde_json::Map<String, Value>>,
+}
+
+impl Hints {
+    /// The hints in a profile file's table.
+    pub fn from_table(t: &toml::Table) -> Hints {
+        let s = |sec: &str, k: &str| {
+            t.get(sec)
+                .and_then(|v| v.get(k))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        let required_scopes = t
+            .get("auth")
+            .and_then(|a| a.get("required_scopes"))
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            });
+        let mut arguments = BTreeMap::new();
+        for tool in t
+            .get("tools")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let (Some(name), Some(args)) = (
+                tool.get("name").and_then(|v| v.as_str()),
+                tool.get("arguments"),
+            ) && let Ok(Value::Object(o)) = serde_json::to_value(args)
+            {
+                arguments.insert(name.to_string(), o);
+            }
+        }
+        Hints {
+            resource: s("server", "resource"),
+            protocol_version: s("server", "protocol_version"),
+            mcp_server_id: s("mock_as", "mcp_server_id"),
+            required_scopes,
+            arguments,
+        }
+    }
+}
+
+/// A mock-as MCP server entry, from `GET /_mock/info`.
+#[derive(Debug, Clone)]
+struct Entry {
+    id: String,
+    issuer: String,
+    scopes: Vec<String>,
+}
+
+/// The probe's state: who it is on mock-as and what it learned so far.
+struct Prober<'a> {
+    mock: &'a MockAsClient,
+    mcp: McpClient,
+    user: String,
+    client: String,
+    tenant: Option<String>,
+    entry: String,
+    resource: String,
+    stateful: bool,
+    /// Scopes a token "with everything" holds.
+    all: Vec<String>,
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn union(a: &[String], b: &[String]) -> Vec<String> {
+    let mut v = a.to_vec();
+    for s in b {
+        if !v.contains(s) {
+            v.push(s.clone());
+        }
+    }
+    v
+}
+
+fn minus(a: &[String], b: &[String]) -> Vec<String> {
+    a.iter().filter(|s| !b.contains(s)).cloned().collect()
+}
+
+/// The PRM locations for a resource URL (RFC 9728 §3.1: path-suffixed, then root).
+pub fn prm_candidates(resource: &str) -> Vec<String> {
+    let Ok(u) = url::Url::parse(resource) else {
+        return Vec::new();
+    };
+    let origin = u.origin().ascii_serialization();
+    let path = u.path().trim_end_matches('/');
+    let mut v = Vec::new();
+    if !path.is_empty() {
+        v.push(format!(
+            "{origin}/.well-known/oauth-protected-resource{path}"
+        ));
+    }
+    v.push(format!("{origin}/.well-known/oauth-protected-resource"));
+    v
+}
+
+fn excerpt(s: &str) -> String {
+    let one: String = s.chars().take(160).collect();
+    one.replace(['\n', '\r'], " ")
+}
+
+fn content_type(ex: &Exchange) -> String {
+    ex.headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type")
+        .to_string()
+}
+
+/// What an unusable first answer means, in one line.
+fn unreachable_line(url: &str, ex: &Exchange, timeout: Duration) -> String {
+    if ex.status == 0 {
+        let why = ex.body.trim_start_matches("no answer: ");
+        if why.contains("timed out") || why.contains("timeout") {
+            return format!(
+                "{url}: no response within {} s — is the server running and listening there?",
+                timeout.as_secs()
+            );
+        }
+        return format!("{url}: no answer ({why}) — is the server running?");
+    }
+    if (300..400).contains(&ex.status) {
+        let to = ex
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?");
+        return format!(
+            "{url}: answered {} redirecting to {to}; the suite never follows redirects with a token — give the final MCP endpoint with --url",
+            ex.status
+        );
+    }
+    format!(
+        "{url}: not an MCP endpoint that asks for OAuth — an MCP initialize without a token got HTTP {} ({}: {}); expected 401 with a Bearer challenge (or a JSON-RPC answer). Check the URL (the path of the MCP endpoint, e.g. /mcp)",
+        ex.status,
+        content_type(ex),
+        excerpt(&ex.body)
+    )
+}
+
+impl Prober<'_> {
+    async fn mint(&self, scopes: &[String]) -> Result<String, ProbeError> {
+        let req = MintRequest {
+            server: Some(self.entry.clone()),
+            user: Some(self.user.clone()),
+            client: Some(self.client.clone()),
+            scopes: Some(scopes.to_vec()),
+            resource: Some(self.resource.clone()),
+            tenant: self.tenant.clone(),
+            ..Default::default()
+        };
+        self.mock
+            .mint(&req)
+            .await
+            .map_err(|e| ProbeError(format!("mock-as could not mint a token for the probe: {e}")))
+    }
+
+    /// Open a session (or, stateless, just initialize): the exchange and the session id.
+    async fn open(&self, token: &str) -> (Exchange, Option<String>) {
+        let auth = Auth::Bearer(token.to_string());
+        let ex = self.mcp.open(&auth, "a probe token").await;
+        let sid = ex.session_id();
+        (ex, sid)
+    }
+
+    /// Whether a token with `scopes` is served: initialize, then `tools/list`.
+    async fn served(&self, scopes: &[String]) -> Result<bool, ProbeError> {
+        let token = self.mint(scopes).await?;
+        let (init, sid) = self.open(&token).await;
+        if !(200..300).contains(&init.status) || init.result().is_none() {
+            return Ok(false);
+        }
+        let list = self
+            .mcp
+            .list_tools(&Auth::Bearer(token), "a probe token", sid.as_deref())
+            .await;
+        Ok((200..300).contains(&list.status) && list.result().is_some())
+    }
+
+    /// Call a tool with a token holding `scopes`.
+    async fn call(
+        &self,
+        scopes: &[String],
+        tool: &str,
+        args: &serde_json::Map<String, Value>,
+    ) -> Result<Exchange, ProbeError> {
+        let token = self.mint(scopes).await?;
+        let (init, sid) = self.open(&token).await;
+        if !(200..300).contains(&init.status) {
+            return Ok(init);
+        }
+        Ok(self
+            .mcp
+            .call_tool(
+                &Auth::Bearer(token),
+                "a probe token",
+                sid.as_deref(),
+                tool,
+                Value::Object(args.clone()),
+            )
+            .await)
+    }
+
+    /// The smallest subset of `start` (keeping `keep`) for which `ok` holds, found by leaving
+    /// one scope out at a time; `start` itself is known to work.
+    async fn shrink<F, Fut>(
+        &self,
+        start: &[String],
+        keep: &[String],
+        ok: F,
+    ) -> Result<Vec<String>, ProbeError>
+    where
+        F: Fn(Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<bool, ProbeError>>,
+    {
+        let mut cur = start.to_vec();
+        for s in start {
+            if keep.contains(s) {
+                continue;
+            }
+            let without: Vec<String> = cur.iter().filter(|c| *c != s).cloned().collect();
+            if ok(without.clone()).await? {
+                cur = without;
+            }
+        }
+        Ok(cur)
+    }
+
+    /// `tools/list` with every scope, all pages.
+    async fn list_all_tools(&self) -> Result<Vec<Value>, ProbeError> {
+        let token = self.mint(&self.all).await?;
+        let (_, sid) = self.open(&token).await;
+        let auth = Auth::Bearer(token);
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for page in 0..MAX_TOOL_PAGES {
+            let params = match &cursor {
+                Some(c) => json!({"cursor": c}),
+                None => json!({}),
+            };
+            let msg = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": params});
+            let ex = self
+                .mcp
+                .send(
+                    reqwest::Method::POST,
+                    &auth,
+                    "a probe token",
+                    sid.as_deref(),
+                    Some(msg),
+                    &[],
+                )
+                .await;
+            let Some(r) = ex.result() else {
+                if page == 0 {
+                    return Err(ProbeError(format!(
+                        "{}: tools/list with a valid token holding every scope failed: HTTP {} {}",
+                        self.mcp.url,
+                        ex.status,
+                        excerpt(&ex.body)
+                    )));
+                }
+                break;
+            };
+            out.extend(
+                r.get("tools")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            cursor = r
+                .get("nextCursor")
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Connection fetches since `mark` that this probe's user made possible.
+    async fn connection_fetches(&self, mark: u64) -> Vec<Value> {
+        self.mock
+            .journal("connections", mark)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| e.get("connection").cloned())
+            .filter(|c| {
+                // The subject of the caller's token, when mock-as could read it, is ours.
+                c.get("subject")
+                    .and_then(Value::as_str)
+                    .is_none_or(|s| s == self.user)
+            })
+            .collect()
+    }
+}
+
+/// Scopes a tool declares in `tools/list` (`securitySchemes`, top level or in `_meta`, as the
+/// OpenAI Apps SDK convention and MCP SEP-1488 put them): every `oauth2` entry's scopes.
+pub fn declared_scopes(tool: &Value) -> Option<Vec<String>> {
+    let schemes = tool
+        .get("securitySchemes")
+        .or_else(|| tool.get("_meta").and_then(|m| m.get("securitySchemes")))?
+        .as_array()?;
+    let mut out = Vec::new();
+    for s in schemes {
+        if s.get("type").and_then(Value::as_str) == Some("oauth2") {
+            out = union(&out, &strings(s.get("scopes").unwrap_or(&Value::Null)));
+        }
+    }
+    Some(out)
+}
+
+/// Probe the server at `opts.url`, with mock-as reachable through `mock`.
+pub async fn probe(
+    opts: &ProbeOptions,
+    mock: &MockAsClient,
+    hints: &Hints,
+) -> Result<ProbeReport, ProbeError> {
+    let url = opts.url.clone();
+    let mut learned: Vec<Learned> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let mut learn = |field: &str, how: String| {
+        learned.push(Learned {
+            field: field.to_string(),
+            how,
+        })
+    };
+
+    // mock-as: project, server entries, tenants, apps.
+    let info = mock.get("/_mock/info").await.map_err(|e| {
+        ProbeError(format!(
+            "cannot read mock-as's control API at {}: {e}",
+            mock.base
+        ))
+    })?;
+    let pid = info["project_id"].as_str().unwrap_or_default().to_string();
+    let entries: Vec<Entry> = info["servers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| Entry {
+            id: s["id"].as_str().unwrap_or_default().to_string(),
+            issuer: s["issuer"].as_str().unwrap_or_default().to_string(),
+            scopes: strings(&s["scopes"]),
+        })
+        .filter(|e| !e.id.is_empty())
+        .collect();
+    if entries.is_empty() {
+        return Err(ProbeError(format!(
+            "mock-as at {} has no MCP server entry to mint tokens for (add [[mcp_servers]] to its configuration)",
+            mock.base
+        )));
+    }
+    let tenant = strings(&info["tenants"]).into_iter().next();
+    let apps: Vec<(String, Vec<String>)> = mock
+        .get("/_mock/apps")
+        .await
+        .map(|v| {
+            v["apps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| {
+                    (
+                        a["id"].as_str().unwrap_or_default().to_string(),
+                        strings(&a["scopes"]),
+                    )
+                })
+                .filter(|(id, _)| !id.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+
+    // 1. The endpoint answers like MCP.
+    let offered = hints
+        .protocol_version
+        .clone()
+        .unwrap_or_else(|| OFFERED_REVISION.to_string());
+    let mcp = McpClient::with_timeout(&url, &offered, opts.timeout);
+    let first = mcp.initialize(&Auth::None, "no token", &[]).await;
+    let challenge: Option<Challenge> = first.bearer_challenge().ok().flatten();
+    let wants_oauth = matches!(first.status, 401 | 403);
+    let speaks_jsonrpc = (200..300).contains(&first.status) && first.message.is_some();
+    if !wants_oauth && !speaks_jsonrpc {
+        return Err(ProbeError(unreachable_line(&url, &first, opts.timeout)));
+    }
+    if speaks_jsonrpc {
+        notes.push(format!(
+            "{url} served initialize without any token: it does not ask for OAuth, so the authentication scenarios will fail"
+        ));
+    }
+    let challenge_scopes = challenge
+        .as_ref()
+        .map(Challenge::scopes)
+        .unwrap_or_default();
+
+    // 2. Protected Resource Metadata.
+    let http = reqwest::Client::builder()
+        .timeout(opts.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default();
+    let mut prm_urls: Vec<String> = challenge
+        .as_ref()
+        .and_then(|c| c.param("resource_metadata").map(str::to_string))
+        .into_iter()
+        .collect();
+    prm_urls.extend(prm_candidates(&url));
+    let mut prm: Option<(String, Value)> = None;
+    for u in prm_urls {
+        let Ok(resp) = http.get(&u).send().await else {
+            continue;
+        };
+        if !resp.status().is_success() {
+            continue;
+        }
+        if let Ok(v) = resp.json::<Value>().await
+            && v.get("resource").and_then(Value::as_str).is_some()
+        {
+            prm = Some((u, v));
+            break;
+        }
+    }
+    let prm_resource = prm
+        .as_ref()
+        .and_then(|(_, v)| v["resource"].as_str().map(str::to_string));
+    let prm_as = prm
+        .as_ref()
+        .map(|(_, v)| strings(&v["authorization_servers"]))
+        .unwrap_or_default();
+    let prm_scopes = prm
+        .as_ref()
+        .map(|(_, v)| strings(&v["scopes_supported"]))
+        .unwrap_or_default();
+
+    // 3. Which entry, which audience.
+    let mut resources: Vec<(String, String)> = Vec::new();
+    if let Some(r) = &hints.resource {
+        resources.push((r.clone(), "the profile's server.resource".into()));
+    } else {
+        if let (Some(r), Some((u, _))) = (&prm_resource, &prm) {
+            resources.push((
+                r.clone(),
+                format!("the protected resource metadata's resource ({u})"),
+            ));
+        }
+        if prm_resource.as_deref() != Some(url.as_str()) {
+            resources.push((
+                url.clone(),
+                if prm.is_some() {
+                    "the MCP endpoint URL (the server accepts tokens for it, not for its metadata's resource)".into()
+                } else {
+                    "the MCP endpoint URL (the server serves no protected resource metadata)"
+                        .into()
+                },
+            ));
+        }
+    }
+    let norm = |s: &str| s.trim_end_matches('/').to_string();
+    let mut order: Vec<&Entry> = Vec::new();
+    if let Some(id) = &hints.mcp_server_id {
+        match entries.iter().find(|e| &e.id == id) {
+            Some(e) => order.push(e),
+            None => {
+                return Err(ProbeError(format!(
+                    "the profile's mock_as.mcp_server_id {id:?} is not a server entry of mock-as at {} (it has {})",
+                    mock.base,
+                    entries
+                        .iter()
+                        .map(|e| e.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+    } else {
+        order.extend(
+            entries
+                .iter()
+                .filter(|e| prm_as.iter().any(|a| norm(a) == norm(&e.issuer))),
+        );
+        order.extend(
+            entries
+                .iter()
+                .filter(|e| !prm_as.iter().any(|a| norm(a) == norm(&e.issuer))),
+        );
+    }
+
+    // The probe's own user on mock-as: its own role, a member of the first tenant, a stored
+    // connection of every app and a policy rule allowing them, so connection-backed tools work.
+    let tag = format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros())
+            .unwrap_or(0)
+            & 0xffff_ffff
+    );
+    let user = format!("U2acprobe{tag}");
+    let role = format!("authcheck-probe-{tag}");
+    let tenants: Vec<(String, Vec<String>)> = tenant
+        .iter()
+        .map(|t| (t.clone(), vec![role.clone()]))
+        .collect();
+    mock.put_user(&user, std::slice::from_ref(&role), &tenants)
+        .await
+        .map_err(|e| ProbeError(format!("mock-as could not create the probe's user: {e}")))?;
+    let existing = mock.connections().await.unwrap_or_default();
+    let mut added_conns: Vec<String> = Vec::new();
+    for (app, scopes) in &apps {
+        if let Ok(c) = mock
+            .add_connection(app, Some(&user), None, Some(scopes))
+            .await
+            && let Some(id) = c["id"].as_str()
+        {
+            added_conns.push(id.to_string());
+        }
+        if let Some(t) = &tenant {
+            let has = existing.iter().any(|c| {
+                c["appId"].as_str() == Some(app.as_str())
+                    && c["tenantId"].as_str() == Some(t.as_str())
+                    && c["userId"].as_str().is_none_or(str::is_empty)
+            });
+            if !has
+                && let Ok(c) = mock.add_connection(app, None, Some(t), Some(scopes)).await
+                && let Some(id) = c["id"].as_str()
+            {
+                added_conns.push(id.to_string());
+            }
+        }
+    }
+    let rule = format!("authcheck-probe-{tag}");
+    let app_ids: Vec<&String> = apps.iter().map(|(a, _)| a).collect();
+    let have_rule = !app_ids.is_empty()
+        && mock
+            .add_rule(json!({"name": rule, "apps": app_ids, "scopes": ["*"], "users": [user]}))
+            .await
+            .is_ok();
+
+    let mark = mock.journal_mark().await.unwrap_or(0);
+    let result = probe_with(
+        &url,
+        mock,
+        hints,
+        Prober {
+            mock,
+            mcp,
+            user: user.clone(),
+            client: format!("authcheck-probe-{tag}"),
+            tenant: tenant.clone(),
+            entry: String::new(),
+            resource: String::new(),
+            stateful: false,
+            all: Vec::new(),
+        },
+        &order,
+        &resources,
+        &challenge_scopes,
+        &prm_scopes,
+        &prm_as,
+        &mut learn,
+        &mut notes,
+    )
+    .await;
+
+    // Clean up what the probe added on mock-as, whatever happened.
+    if have_rule {
+        let _ = mock.delete_rule(&rule).await;
+    }
+    for id in added_conns {
+        let _ = mock.delete(&format!("/_mock/connections/{id}")).await;
+    }
+    let _ = mock.delete(&format!("/_mock/users/{user}")).await;
+    let (mut table, tools, entry_id) = result?;
+
+    // 8. Validation mode.
+    let introspected = mock
+        .journal("introspect", mark)
+        .await
+        .map(|v| !v.is_empty())
+        .unwrap_or(false);
+    let auth = table
+        .entry("auth")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let Some(a) = auth.as_table_mut() {
+        a.insert(
+            "validation".into(),
+            toml::Value::String(if introspected { "introspection" } else { "jwt" }.into()),
+        );
+    }
+    learn(
+        "auth.validation",
+        if introspected {
+            "the server called mock-as's introspection endpoint during the probe".into()
+        } else {
+            "the server never called mock-as's introspection endpoint during the probe: it validates JWTs locally".into()
+        },
+    );
+    let mut m = toml::Table::new();
+    m.insert("url".into(), toml::Value::String(mock.base.clone()));
+    m.insert("project_id".into(), toml::Value::String(pid.clone()));
+    m.insert("mcp_server_id".into(), toml::Value::String(entry_id));
+    table.insert("mock_as".into(), toml::Value::Table(m));
+    Ok(ProbeReport {
+        table,
+        learned,
+        notes,
+        tools,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn probe_with(
+    url: &str,
+    mock: &MockAsClient,
+    hints: &Hints,
+    mut p: Prober<'_>,
+    order: &[&Entry],
+    resources: &[(String, String)],
+    challenge_scopes: &[String],
+    prm_scopes: &[String],
+    prm_as: &[String],
+    learn: &mut impl FnMut(&str, String),
+    notes: &mut Vec<String>,
+) -> Result<(toml::Table, Vec<ProbedTool>, String), ProbeError> {
+    let mut found: Option<(Exchange, String)> = None;
+    let mut last: Option<Exchange> = None;
+    'search: for e in order {
+        for (r, r_how) in resources {
+            p.entry = e.id.clone();
+            p.resource = r.clone();
+            p.all = union(&union(&e.scopes, prm_scopes), challenge_scopes);
+            p.all = union(&p.all, &[OUTBOUND_SCOPE.to_string()]);
+            if let Some(req) = &hints.required_scopes {
+                p.all = union(&p.all, req);
+            }
+            // Up to twice: a 403 naming scopes the token lacks adds them.
+            for _ in 0..2 {
+                let token = p.mint(&p.all).await?;
+                let (init, _) = p.open(&token).await;
+                if (200..300).contains(&init.status) && init.result().is_some() {
+                    found = Some((init, r_how.clone()));
+                    break 'search;
+                }
+                let more = init
+                    .bearer_challenge()
+                    .ok()
+                    .flatten()
+                    .filter(|c| {
+                        init.status == 403 && c.param("error") == Some("insufficient_scope")
+                    })
+                    .map(|c| c.scopes())
+                    .unwrap_or_default();
+                let grow = minus(&more, &p.all);
+                last = Some(init);
+                if grow.is_empty() {
+                    break;
+                }
+                p.all = union(&p.all, &grow);
+            }
+        }
+    }
+    let Some((init, resource_how)) = found else {
+        let issuers: Vec<&str> = order.iter().map(|e| e.issuer.as_str()).collect();
+        let first = issuers.first().copied().unwrap_or_default();
+        let named_other = !prm_as.is_empty()
+            && !prm_as.iter().any(|a| {
+                issuers
+                    .iter()
+                    .any(|i| a.trim_end_matches('/') == i.trim_end_matches('/'))
+            });
+        let answer = last
+            .as_ref()
+            .map(|l| {
+                format!(
+                    "HTTP {}{}",
+                    l.status,
+                    l.www_authenticate()
+                        .first()
+                        .map(|w| format!(" ({w})"))
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_default();
+        return Err(ProbeError(if named_other {
+            format!(
+                "{url}: the server trusts {} (its protected resource metadata says so), not this mock-as — point your server at the issuer {first} (well-known {first}/.well-known/openid-configuration) and run again",
+                prm_as.join(", ")
+            )
+        } else {
+            format!(
+                "{url}: refuses every token of mock-as ({} server entr{} tried, last answer {answer}) — point your server at the issuer {first} (well-known {first}/.well-known/openid-configuration, JWKS {}/{}/.well-known/jwks.json) with its own URL as the audience, and run again",
+                order.len(),
+                if order.len() == 1 { "y" } else { "ies" },
+                mock.base,
+                first
+                    .split("/v1/apps/agentic/")
+                    .nth(1)
+                    .and_then(|s| s.split('/').next())
+                    .unwrap_or_default()
+            )
+        }));
+    };
+    learn(
+        "mock_as.mcp_server_id",
+        format!(
+            "the server accepted a token of mock-as's server entry {} (issuer {})",
+            p.entry,
+            order
+                .iter()
+                .find(|e| e.id == p.entry)
+                .map(|e| e.issuer.as_str())
+                .unwrap_or_default()
+        ),
+    );
+    let mut server = toml::Table::new();
+    server.insert("url".into(), toml::Value::String(url.to_string()));
+    if p.resource != url {
+        server.insert("resource".into(), toml::Value::String(p.resource.clone()));
+        learn("server.resource", resource_how.clone());
+    } else if hints.resource.is_none() {
+        learn("server.resource", format!("default = url: {resource_how}"));
+    }
+
+    // 4. Revision and sessions.
+    let negotiated = init
+        .result()
+        .and_then(|r| r.get("protocolVersion"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let version = match &hints.protocol_version {
+        Some(v) => v.clone(),
+        None if REVISIONS.contains(&negotiated.as_str()) => {
+            learn(
+                "server.protocol_version",
+                format!("initialize answered protocolVersion {negotiated:?}"),
+            );
+            negotiated.clone()
+        }
+        None => {
+            return Err(ProbeError(format!(
+                "{url}: initialize answered protocolVersion {negotiated:?}, which the suite does not speak ({}); force one with server.protocol_version in a profile",
+                REVISIONS.join(", ")
+            )));
+        }
+    };
+    server.insert(
+        "protocol_version".into(),
+        toml::Value::String(version.clone()),
+    );
+    p.mcp.protocol_version = version;
+    p.stateful = init.session_id().is_some();
+    server.insert("stateful".into(), toml::Value::Boolean(p.stateful));
+    learn(
+        "server.stateful",
+        if p.stateful {
+            "initialize answered with an Mcp-Session-Id header".into()
+        } else {
+            "initialize answered without an Mcp-Session-Id header: no sessions".into()
+        },
+    );
+
+    // 5. Required scopes.
+    let required: Vec<String> = if let Some(r) = &hints.required_scopes {
+        r.clone()
+    } else if !challenge_scopes.is_empty() && p.served(challenge_scopes).await? {
+        learn(
+            "auth.required_scopes",
+            format!(
+                "the 401 challenge asks for scope=\"{}\", and a token with just that is served",
+                challenge_scopes.join(" ")
+            ),
+        );
+        challenge_scopes.to_vec()
+    } else if p.served(&[]).await? {
+        learn(
+            "auth.required_scopes",
+            "a token with no scope at all is served (initialize and tools/list)".into(),
+        );
+        Vec::new()
+    } else {
+        let all = p.all.clone();
+        let r = p
+            .shrink(&all, &[], |s| {
+                let p = &p;
+                async move { p.served(&s).await }
+            })
+            .await?;
+        learn(
+            "auth.required_scopes",
+            format!(
+                "the smallest set of scopes a token needs to be served (each other scope left out once){}",
+                if challenge_scopes.is_empty() {
+                    ": the 401 challenge names none"
+                } else {
+                    ""
+                }
+            ),
+        );
+        r
+    };
+    let mut auth = toml::Table::new();
+    auth.insert(
+        "required_scopes".into(),
+        toml::Value::Array(required.iter().cloned().map(toml::Value::String).collect()),
+    );
+
+    // 6 and 7. Tools, their scopes and connections.
+    let listed = p.list_all_tools().await?;
+    let mut tools: Vec<ProbedTool> = Vec::new();
+    for t in listed.iter().take(MAX_TOOLS) {
+        let Some(name) = t.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let generated = !hints.arguments.contains_key(name);
+        let mut args = hints.arguments.get(name).cloned().unwrap_or_else(|| {
+            schema_args::minimal_arguments(t.get("inputSchema").unwrap_or(&Value::Null))
+        });
+        // A call with every scope must succeed, or the tool cannot be used by the scenarios.
+        let mark = mock.journal_mark().await.unwrap_or(0);
+        let mut full = p.call(&p.all, name, &args).await?;
+        let mut fetches = p.connection_fetches(mark).await;
+        let mut tenant_argument: Option<String> = None;
+        if generated
+            && let Some(tid) = fetches
+                .iter()
+                .find_map(|c| c.get("tenant_id").and_then(Value::as_str))
+            && let Some((k, _)) = args.iter().find(|(k, v)| {
+                v.as_str() == Some(schema_args::marker(k).as_str()) && schema_args::marker(k) == tid
+            })
+            && let Some(real) = &p.tenant
+        {
+            // The server sent a generated argument as the tenant id: that argument names the
+            // tenant. Call again with a real one.
+            let k = k.clone();
+            args.insert(k.clone(), Value::String(real.clone()));
+            tenant_argument = Some(k);
+            let mark = mock.journal_mark().await.unwrap_or(0);
+            full = p.call(&p.all, name, &args).await?;
+            fetches = p.connection_fetches(mark).await;
+        }
+        if !full.tool_ok() {
+            notes.push(format!(
+                "tool {name}: a call with every scope did not succeed ({}), so no scenario uses it; give its arguments in a profile ([[tools]] name = {name:?}, arguments = {{…}}) if they were the reason",
+                describe_failure(&full)
+            ));
+            continue;
+        }
+        let connection = fetches.iter().find_map(|c| {
+            let app = c.get("app_id").and_then(Value::as_str)?;
+            Some(ProbedConnection {
+                app_id: app.to_string(),
+                level: c
+                    .get("level")
+                    .and_then(Value::as_str)
+                    .unwrap_or("user")
+                    .to_string(),
+                scopes: strings(c.get("scopes").unwrap_or(&Value::Null)),
+                tenant_argument: tenant_argument.clone(),
+            })
+        });
+
+        // Extra scopes.
+        let declared = declared_scopes(t).map(|d| minus(&d, &required));
+        let minimal = p.call(&required, name, &args).await?;
+        let (scopes, how) = if let Some(d) = declared.filter(|d| !d.is_empty()) {
+            (
+                d.clone(),
+                format!(
+                    "the tool declares the scopes {} (securitySchemes in tools/list)",
+                    d.join(" ")
+                ),
+            )
+        } else if minimal.tool_ok() {
+            (
+                Vec::new(),
+                "a call with only the required scopes succeeds".into(),
+            )
+        } else {
+            let challenged = minimal
+                .bearer_challenge()
+                .ok()
+                .flatten()
+                .map(|c| minus(&c.scopes(), &required))
+                .unwrap_or_default();
+            let with_challenged = union(&required, &challenged);
+            if !challenged.is_empty() && p.call(&with_challenged, name, &args).await?.tool_ok() {
+                (
+                    challenged.clone(),
+                    format!(
+                        "a call with only the required scopes is refused with HTTP {} naming scope=\"{}\"",
+                        minimal.status,
+                        challenged.join(" ")
+                    ),
+                )
+            } else {
+                let all = p.all.clone();
+                let found = p
+                    .shrink(&all, &required, |s| {
+                        let (p, args) = (&p, &args);
+                        async move { Ok(p.call(&s, name, args).await?.tool_ok()) }
+                    })
+                    .await?;
+                let extra = minus(&found, &required);
+                (
+                    extra,
+                    format!(
+                        "a call with only the required scopes does not succeed ({}); these are the scopes it needs beyond them (each other scope left out once)",
+                        describe_failure(&minimal)
+                    ),
+                )
+            }
+        };
+        tools.push(ProbedTool {
+            name: name.to_string(),
+            arguments: args,
+            scopes,
+            scopes_how: how,
+            connection,
+        });
+    }
+    if listed.len() > MAX_TOOLS {
+        notes.push(format!(
+            "the server lists {} tools; the probe examined the first {MAX_TOOLS}",
+            listed.len()
+        ));
+    }
+    if tools.is_empty() {
+        notes.push(
+            "no tool could be called successfully: the scenarios that call tools are skipped"
+                .into(),
+        );
+    }
+    let mut tool_values = Vec::new();
+    for t in &tools {
+        let mut tt = toml::Table::new();
+        tt.insert("name".into(), toml::Value::String(t.name.clone()));
+        tt.insert(
+            "scopes".into(),
+            toml::Value::Array(t.scopes.iter().cloned().map(toml::Value::String).collect()),
+        );
+        if !t.arguments.is_empty()
+            && let Ok(toml::Value::Table(a)) =
+                toml::Value::try_from(Value::Object(t.arguments.clone()))
+        {
+            tt.insert("arguments".into(), toml::Value::Table(a));
+        }
+        if let Some(c) = &t.connection {
+            let mut ct = toml::Table::new();
+            ct.insert("app_id".into(), toml::Value::String(c.app_id.clone()));
+            ct.insert("level".into(), toml::Value::String(c.level.clone()));
+            ct.insert(
+                "scopes".into(),
+                toml::Value::Array(c.scopes.iter().cloned().map(toml::Value::String).collect()),
+            );
+            if let Some(a) = &c.tenant_argument {
+                ct.insert("tenant_argument".into(), toml::Value::String(a.clone()));
+            }
+            tt.insert("connection".into(), toml::Value::Table(ct));
+        }
+        tool_values.push(toml::Value::Table(tt));
+    }
+    let mut table = toml::Table::new();
+    table.insert("server".into(), toml::Value::Table(server));
+    table.insert("auth".into(), toml::Value::Table(auth));
+    table.insert("tools".into(), toml::Value::Array(tool_values));
+    let entry = p.entry.clone();
+    Ok((table, tools, entry))
+}
+
+/// A failed call in a few words.
+fn describe_failure(ex: &Exchange) -> String {
+    if ex.status == 0 {
+        return excerpt(&ex.body);
+    }
+    if let Some(e) = ex.rpc_error() {
+        return format!(
+            "JSON-RPC error {}",
+            excerpt(e.get("message").and_then(Value::as_str).unwrap_or_default())
+        );
+    }
+    if ex.tool_error() {
+        let text = ex
+            .result()
+            .and_then(|r| r.get("content"))
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(|c| c.get("text"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        return format!("tool error: {}", excerpt(text));
+    }
+    format!("HTTP {}", ex.status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prm_locations_path_first_then_root() {
+        assert_eq!(
+            prm_candidates("http://h:1/mcp/"),
+            vec![
+                "http://h:1/.well-known/oauth-protected-resource/mcp",
+                "http://h:1/.well-known/oauth-protected-resource"
+            ]
+        );
+        assert_eq!(
+            prm_candidates("http://h:1"),
+            vec!["http://h:1/.well-known/oauth-protected-resource"]
+        );
+    }
+
+    #[test]
+    fn declared_scopes_from_security_schemes() {
+        let t = json!({"name": "x", "_meta": {"securitySchemes": [{"type": "noauth"}, {"type": "oauth2", "scopes": ["a", "b"]}]}});
+        assert_eq!(declared_scopes(&t), Some(vec!["a".into(), "b".into()]));
+        let t = json!({"name": "x", "securitySchemes": [{"type": "oauth2", "scopes": ["c"]}]});
+        assert_eq!(declared_scopes(&t), Some(vec!["c".into()]));
+        assert_eq!(declared_scopes(&json!({"name": "x"})), None);
+    }
+}
