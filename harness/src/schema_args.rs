@@ -128,7 +128,7 @@ fn example(root: &Value, schema: &Value, name: &str, depth: usize) -> Value {
                     .collect(),
             )
         }
-        Some("integer") => json!(number(schema, true)),
+        Some("integer") => json!(number(schema, true) as i64),
         Some("number") => json!(number(schema, false)),
         Some("boolean") => json!(false),
         Some("null") => Value::Null,
