@@ -154,6 +154,12 @@ pub struct JournalEntry {
     /// Spy upstream: the request carried a mock-as MCP access token (token passthrough).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passthrough: Option<bool>,
+    /// Connection-token fetches: what was asked for, as sent (`app_id`, `level`, `user_id`,
+    /// `tenant_id`, `scopes`, `latest`, `subject`), also when the fetch was refused, so a
+    /// harness can tell which connection an MCP server requested. Absent unless the body was
+    /// a JSON object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<serde_json::Value>,
 }
 
 /// Maximum journal length; the oldest lines are dropped first.

@@ -373,6 +373,69 @@ async fn policy_denies_by_role_names_the_rule_and_journals_the_reason() {
 }
 
 #[tokio::test]
+async fn the_journal_records_what_each_fetch_asked_for_also_when_refused() {
+    let m = Mock::start().await;
+    let alice = token_for(&m, "U2alice").await;
+    // Allowed, by scopes, the user named by loginId.
+    let (s, v) = post_as(
+        &m,
+        USER_TOKEN,
+        &alice,
+        json!({"appId": "google-calendar", "loginId": "alice@example.com",
+               "scopes": ["calendar.readonly"], "options": {}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    // Refused: the tenant does not exist.
+    let (s, v) = post_as(
+        &m,
+        "/v1/mgmt/outbound/app/tenant/token",
+        &alice,
+        json!({"appId": "salesforce", "tenantId": "T2nowhere", "scopes": ["reports.read"]}),
+    )
+    .await;
+    assert_descope(s, &v, 404, "E063008");
+    // Refused for bad input (a non-string tenantId), by a management key, /latest.
+    let (s, v) = post_as(
+        &m,
+        USER_LATEST,
+        MGMT_KEY,
+        json!({"appId": "nope", "userId": "U2alice", "tenantId": 7, "scopes": ["x"]}),
+    )
+    .await;
+    assert_descope(s, &v, 400, "E011004");
+    // Not a JSON object: nothing to record.
+    let (s, v) = post_raw(&m, USER_TOKEN, Some(&auth(&alice)), "[1]").await;
+    assert_eq!(s, 400, "{v}");
+
+    let entries = journal(&m, "connections").await;
+    assert_eq!(entries.len(), 4, "{entries:?}");
+    let c: Vec<&Value> = entries.iter().map(|e| &e["connection"]).collect();
+    assert_eq!(
+        *c[0],
+        json!({"app_id": "google-calendar", "level": "user", "user_id": "alice@example.com",
+               "tenant_id": null, "scopes": ["calendar.readonly"], "latest": false,
+               "subject": "U2alice"}),
+        "{entries:?}"
+    );
+    assert_eq!(entries[1]["outcome"], "E063008", "{entries:?}");
+    assert_eq!(
+        *c[1],
+        json!({"app_id": "salesforce", "level": "tenant", "user_id": null,
+               "tenant_id": "T2nowhere", "scopes": ["reports.read"], "latest": false,
+               "subject": "U2alice"}),
+        "{entries:?}"
+    );
+    assert_eq!(
+        *c[2],
+        json!({"app_id": "nope", "level": "user", "user_id": "U2alice", "tenant_id": null,
+               "scopes": [], "latest": true, "subject": null}),
+        "{entries:?}"
+    );
+    assert!(entries[3].get("connection").is_none(), "{entries:?}");
+}
+
+#[tokio::test]
 async fn policy_denies_by_scope_even_for_admins() {
     let m = Mock::start().await;
     put_policy(

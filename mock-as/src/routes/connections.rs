@@ -21,7 +21,7 @@ use crate::config::{OUTBOUND_SCOPE, OutboundApp, User};
 use crate::error::{DescopeError, OutcomeCode, codes};
 use crate::parse::{parse_bearer, split_project_bearer};
 use crate::policy::{Subject, decide, roles_of};
-use crate::routes::{Credential, JournalDetail};
+use crate::routes::{Credential, JournalConnection, JournalDetail};
 use crate::state::AppState;
 use crate::store::{ConnToken, ConnectRequest};
 use crate::tokens::{VerifyError, token_scopes, verify};
@@ -343,6 +343,7 @@ fn fetch_endpoint(
 ) -> Response {
     let c = caller(st, headers);
     let cred = credential(&c);
+    let asked = asked_for(body, level, by_scopes, &c);
     let result = match c {
         Ok(c) => fetch(st, &c, body, level, by_scopes),
         Err(e) => {
@@ -350,7 +351,59 @@ fn fetch_endpoint(
             Err((e, d))
         }
     };
-    respond(result, cred)
+    let mut r = respond(result, cred);
+    if let Some(a) = asked {
+        r.extensions_mut().insert(JournalConnection(a));
+    }
+    r
+}
+
+/// What a fetch asked for, for the journal: the values as the body sent them (strings verbatim,
+/// other types as `null`), whether or not the fetch succeeds, so a harness can check which
+/// connection an MCP server requested. `user_id` is `userId`, or `loginId` when `userId` is
+/// absent or empty (as the fetch resolves it); `scopes` only on the by-scopes endpoints;
+/// `subject` is the `sub` of a user access token (`null` for a management key or a refused
+/// bearer). `None` when the body is not a JSON object.
+fn asked_for(
+    body: &[u8],
+    level: Level,
+    by_scopes: bool,
+    caller: &Result<Caller, DescopeError>,
+) -> Option<Value> {
+    let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(body) else {
+        return None;
+    };
+    let s = |k: &str| o.get(k).and_then(Value::as_str);
+    let user_id = s("userId")
+        .filter(|u| !u.is_empty())
+        .or_else(|| s("loginId"))
+        .or_else(|| s("userId"));
+    let scopes: Vec<Value> = match o.get("scopes") {
+        Some(Value::Array(a)) if by_scopes => a
+            .iter()
+            .map(|v| match v {
+                Value::String(_) => v.clone(),
+                _ => Value::Null,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let subject = match caller {
+        Ok(Caller::User { sub, .. }) => Some(sub.as_str()),
+        _ => None,
+    };
+    Some(json!({
+        "app_id": s("appId"),
+        "level": match level {
+            Level::User => "user",
+            Level::Tenant => "tenant",
+        },
+        "user_id": user_id,
+        "tenant_id": s("tenantId"),
+        "scopes": scopes,
+        "latest": !by_scopes,
+        "subject": subject,
+    }))
 }
 
 /// The four fetch endpoints (descope-api.md §7.1).

@@ -42,6 +42,12 @@ pub struct JournalDetail(pub String);
 #[derive(Debug, Clone, Copy)]
 pub struct Passthrough(pub bool);
 
+/// A connection-token fetch's request as sent (app, level, user, tenant, scopes, latest, the
+/// caller's subject), for the journal's `connection`: the harness learns what an MCP server
+/// asked for even when the fetch was refused. Response extension.
+#[derive(Debug, Clone)]
+pub struct JournalConnection(pub serde_json::Value);
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -251,6 +257,10 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
             .map(|d| d.0.clone()),
         authorization,
         passthrough: resp.extensions().get::<Passthrough>().map(|p| p.0),
+        connection: resp
+            .extensions()
+            .get::<JournalConnection>()
+            .map(|c| c.0.clone()),
     });
     resp
 }
