@@ -26,6 +26,22 @@ pub fn minimal_arguments(schema: &Value) -> Map<String, Value> {
     }
 }
 
+/// Arguments with every top-level property of the schema filled in, optional ones too (the
+/// probe's second try when the minimal arguments do not make a call succeed: an optional
+/// argument, such as a tenant, may be what the tool needs).
+pub fn all_arguments(schema: &Value) -> Map<String, Value> {
+    let mut out = minimal_arguments(schema);
+    let root = resolve(schema, schema);
+    if let Some(props) = root.get("properties").and_then(Value::as_object) {
+        for (k, sub) in props {
+            if !out.contains_key(k) {
+                out.insert(k.clone(), example(schema, sub, k, 1));
+            }
+        }
+    }
+    out
+}
+
 /// Resolve a local `$ref` (`#/$defs/X`, `#/definitions/X`) against the root schema.
 fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
     let Some(r) = schema.get("$ref").and_then(Value::as_str) else {
@@ -65,7 +81,8 @@ fn example(root: &Value, schema: &Value, name: &str, depth: usize) -> Value {
     if let Some(v) = schema.get("const") {
         return v.clone();
     }
-    if let Some(v) = schema.get("default") {
+    // A `null` default (pydantic/schemars for an optional value) says nothing useful.
+    if let Some(v) = schema.get("default").filter(|v| !v.is_null()) {
         return v.clone();
     }
     if let Some(v) = schema
@@ -229,6 +246,16 @@ mod tests {
         let s = json!({"$defs": {"N": {"type": "object", "properties": {"n": {"$ref": "#/$defs/N"}}, "required": ["n"]}}, "$ref": "#/$defs/N"});
         let a = minimal_arguments(&s);
         assert!(a.contains_key("n"));
+    }
+
+    #[test]
+    fn all_arguments_fill_optional_properties_too() {
+        let s = json!({"type": "object", "properties": {"a": {"type": "string"}, "tenant": {"type": "string"}}, "required": ["a"]});
+        assert_eq!(minimal_arguments(&s).len(), 1);
+        assert_eq!(
+            Value::Object(all_arguments(&s)),
+            json!({"a": "authcheck-a", "tenant": "authcheck-tenant"})
+        );
     }
 
     #[test]

@@ -157,7 +157,7 @@ fn main() -> ExitCode {
         ),
     ];
     let runs: Vec<Run> = if !in_process {
-        vec![("", None, false, "")]
+        vec![("", None, cli.no_profile && opts.profile.is_none(), "")]
     } else {
         all.into_iter()
             .filter(|(_, m, wire, _)| {

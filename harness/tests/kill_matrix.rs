@@ -3,6 +3,11 @@
 //! not fail on it, or if a scenario mapped to its flaw (`Flaw::catches()`) does not fail; any
 //! survivor fails this test. Runs in strict mode: the reference server passes every MUST and
 //! SHOULD, so any failure is the mutant's doing. Prints the matrix (mutant × failing @req).
+//!
+//! Two modes, both run by default: with the reference profile, and with no profile (everything
+//! learned from the wire by the probe; only the in-process server's cache windows are given,
+//! which no wire can tell). `--mode profile` or `--mode no-profile` runs one. A run that cannot
+//! start (the probe refuses the mutant) counts as a survivor: the mutant was not tested.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -25,25 +30,79 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let opts = RunOptions {
-        report_dir: None,
-        strict: true,
-        concurrency: 32,
-        ..RunOptions::default()
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args
+        .iter()
+        .position(|a| a == "--mode")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+        .unwrap_or("both");
+    let modes: Vec<(&str, bool)> = match mode {
+        "profile" => vec![("with the reference profile", false)],
+        "no-profile" => vec![("with no profile (learned from the wire)", true)],
+        "both" => vec![
+            ("with the reference profile", false),
+            ("with no profile (learned from the wire)", true),
+        ],
+        other => {
+            eprintln!("error: --mode {other:?}: expected profile, no-profile or both");
+            return ExitCode::from(2);
+        }
     };
     let started = Instant::now();
     let mut survivors = Vec::new();
+    let mut runs = 0;
+    for (title, wire_only) in modes {
+        let opts = RunOptions {
+            report_dir: None,
+            strict: true,
+            concurrency: 32,
+            wire_only,
+            ..RunOptions::default()
+        };
+        println!("== kill matrix {title}");
+        runs += matrix(&rt, &opts, wire_only, &mut survivors);
+    }
+    println!(
+        "{runs} mutant runs, {} survived, {:.1} s",
+        survivors.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for s in &survivors {
+        println!("SURVIVED {s}");
+    }
+    println!(
+        "{} passed, {} failed",
+        runs - survivors.len(),
+        survivors.len()
+    );
+    if survivors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Run every mutant with `opts`; survivors are added (tagged with the mode). Returns the number
+/// of mutants run.
+fn matrix(
+    rt: &tokio::runtime::Runtime,
+    opts: &RunOptions,
+    wire_only: bool,
+    survivors: &mut Vec<String>,
+) -> usize {
+    let tag = if wire_only { " (no profile)" } else { "" };
     println!(
         "{:<28} | {:<8} | failing requirements (mapped ones marked *)",
         "mutant", "verdict"
     );
     println!("{}", "-".repeat(100));
     for flaw in Flaw::ALL {
-        let res = match rt.block_on(run_reference(Some(flaw), &opts)) {
+        let res = match rt.block_on(run_reference(Some(flaw), opts)) {
             Ok(r) => r,
             Err(e) => {
                 println!("{:<28} | ERROR    | {e}", flaw.name());
-                survivors.push(format!("{flaw}: the run failed to start: {e}"));
+                survivors.push(format!("{flaw}{tag}: the run failed to start: {e}"));
                 continue;
             }
         };
@@ -69,7 +128,7 @@ fn main() -> ExitCode {
         );
         if !killed {
             survivors.push(format!(
-                "{flaw}: {}",
+                "{flaw}{tag}: {}",
                 if !res.summary.failed() {
                     "the suite passed".to_string()
                 } else {
@@ -79,23 +138,5 @@ fn main() -> ExitCode {
         }
     }
     println!("{}", "-".repeat(100));
-    println!(
-        "{} mutants, {} survived, {:.1} s",
-        Flaw::ALL.len(),
-        survivors.len(),
-        started.elapsed().as_secs_f64()
-    );
-    for s in &survivors {
-        println!("SURVIVED {s}");
-    }
-    println!(
-        "{} passed, {} failed",
-        Flaw::ALL.len() - survivors.len(),
-        survivors.len()
-    );
-    if survivors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    Flaw::ALL.len()
 }
