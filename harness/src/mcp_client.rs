@@ -236,6 +236,8 @@ impl McpClient {
                     }
                 }
             }
+            // reqwest's message for a timeout does not say so; the kind does.
+            Err(e) if e.is_timeout() => ex.body = format!("no answer: timed out ({e})"),
             Err(e) => ex.body = format!("no answer: {e}"),
         }
         ex

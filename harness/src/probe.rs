@@ -734,6 +734,9 @@ pub async fn probe(
         &challenge_scopes,
         &prm_scopes,
         &prm_as,
+        prm.as_ref()
+            .zip(prm_resource.as_deref())
+            .map(|((u, _), r)| (u.as_str(), r)),
         &mut learn,
         &mut notes,
     )
@@ -796,6 +799,7 @@ async fn probe_with(
     challenge_scopes: &[String],
     prm_scopes: &[String],
     prm_as: &[String],
+    prm_seen: Option<(&str, &str)>,
     learn: &mut impl FnMut(&str, String),
     notes: &mut Vec<String>,
 ) -> Result<(toml::Table, Vec<ProbedTool>, String), ProbeError> {
@@ -891,6 +895,14 @@ async fn probe_with(
     );
     let mut server = toml::Table::new();
     server.insert("url".into(), toml::Value::String(url.to_string()));
+    if let Some((u, r)) = prm_seen
+        && r != p.resource
+    {
+        notes.push(format!(
+            "the protected resource metadata at {u} names the resource {r}, but the server accepts tokens for {} — clients must reject such metadata (RFC 9728 §3.3), so real MCP clients will fail against this server",
+            p.resource
+        ));
+    }
     if p.resource != url {
         server.insert("resource".into(), toml::Value::String(p.resource.clone()));
         learn("server.resource", resource_how.clone());
