@@ -15,6 +15,7 @@
 //! - [`error`]: RFC 6749 and Descope error shapes, picked by path.
 //! - [`state`]: what every handler shares.
 //! - [`routes`]: one module per protocol surface, plus the `/_mock` control API.
+//! - [`cli`]: the `mock-as` command line and its run logic, for binaries that serve the same way.
 //!
 //! # Running in-process
 //!
@@ -30,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod keys;
