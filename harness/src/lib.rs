@@ -10,6 +10,7 @@
 //! - [`as_client`]: typed client for mock-as's control API.
 //! - [`challenge`]: `WWW-Authenticate` parser (RFC 7235 / 6750 / 9728).
 //! - [`report`]: verdicts (MUST/SHOULD/SKIPPED/XFAIL/STALE), JUnit, checks.json, console table.
+//! - [`launch`]: the server command of `run -- COMMAND`: own process group, readiness, stop.
 //! - [`probe`]: learns the profile from the wire before any scenario runs.
 //! - [`schema_args`]: minimal valid tool arguments from an `inputSchema`.
 //! - [`runner`]: applicability, running, the in-process reference server.
@@ -19,6 +20,7 @@
 pub mod as_client;
 pub mod challenge;
 pub mod checklist;
+pub mod launch;
 pub mod mcp_client;
 pub mod probe;
 pub mod profile;
