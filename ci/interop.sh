@@ -8,10 +8,11 @@
 #
 # Installs the pinned packages (fixtures/third-party/*) into the cache, like ci/sdk-compat.sh:
 #   ${MCP_AUTHCHECK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-authcheck}/interop/
-# For each server: a fresh mock-as and the server on free loopback ports (the profile's URLs are
-# rewritten to them), the suite with the server's profile (fixtures/profiles/NAME.toml; real
-# defects are its expected_failures), reports in target/authcheck/NAME/, both stopped by process
-# id (ci/run-suite.sh). For each client: mock-as + the reference server, then the client's full
+# For each server: `mcp-authcheck run --url http://127.0.0.1:<free port>/mcp --profile
+# fixtures/profiles/NAME.toml -- COMMAND`: an in-process mock-as, the server on a free loopback
+# port, the probe, the suite; the profile holds only what the wire cannot tell (JWKS cache
+# windows) and the real defects (expected_failures); reports in target/authcheck/NAME/; the
+# server stopped by process id. For each client: mock-as + the reference server, then the client's full
 # OAuth flow. Exits non-zero if anything fails; the last line is "interop: N passed, N failed".
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,7 +25,7 @@ PEERS_PY="$INTEROP/python-peers/bin/python"
 DESCOPE_PY="$INTEROP/python-descope/bin/python"
 NODE_DIR="$INTEROP/node"
 
-# name | profile | command (runs under sh -c with ci/run-suite.sh's exported variables)
+# name | profile | command (runs under sh -c with the variables mcp-authcheck exports)
 SERVERS=(
   "fastmcp-jwt|fixtures/profiles/fastmcp-jwt.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" exec '$PEERS_PY' fixtures/third-party/fastmcp-jwt/server.py"
   "fastmcp-descope|fixtures/profiles/fastmcp-descope.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" DESCOPE_CONFIG_URL=\"\$MOCK_AS_WELL_KNOWN\" exec '$PEERS_PY' fixtures/third-party/fastmcp-descope/server.py"
@@ -46,9 +47,8 @@ echo "interop: installing pinned peers"
 ensure_venv "$INTEROP/python-peers" fixtures/third-party/python/requirements.txt fastmcp mcp
 ensure_venv "$INTEROP/python-descope" fixtures/third-party/descope-mcp/requirements.txt descope descope_mcp mcp
 ensure_npm "$NODE_DIR" fixtures/third-party/ts-sdk
-echo "interop: building mock-as, the reference server and the suite"
-cargo build -q -p mock-as -p reference-server </dev/null
-cargo test -q -p harness --test conformance --no-run </dev/null 2>/dev/null
+echo "interop: building mock-as, the reference server and mcp-authcheck"
+cargo build -q -p mock-as -p reference-server -p harness --bins </dev/null
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps </dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 
 WORK="$(mktemp -d)"
@@ -63,22 +63,13 @@ RUNS=()
 for entry in "${SERVERS[@]}"; do
   IFS='|' read -r name profile cmd <<<"$entry"
   selected "$name" || continue
-  mock_port="$(free_port)"; srv_port="$(free_port)"
-  # Rewrite the profile's fixed ports to free ones.
-  python3 - "$profile" "$WORK/$name.toml" "$mock_port" "$srv_port" <<'PY'
-import re, sys, tomllib
-src, dst, mock_port, srv_port = sys.argv[1:]
-text = open(src).read()
-p = tomllib.loads(text)
-mock = p["mock_as"]["url"].rstrip("/")
-srv = re.match(r"(https?://[^/]+)", p["server"]["url"]).group(1)
-text = text.replace(mock, f"http://127.0.0.1:{mock_port}").replace(srv, f"http://127.0.0.1:{srv_port}")
-open(dst, "w").write(text)
-PY
-  echo "interop: == $name started (mock-as :$mock_port, server :$srv_port)"
+  srv_port="$(free_port)"
+  echo "interop: == $name started (server :$srv_port, mock-as in-process on a free port)"
   # Concurrently: each run has its own mock-as and ports, and most of its time is spent
-  # waiting out the server's JWKS cache window in the key-rotation scenarios.
-  bash ci/run-suite.sh "$WORK/$name.toml" --report-dir "$ROOT/target/authcheck/$name" -- "$cmd" \
+  # waiting out the server's JWKS cache window in the key-rotation scenarios. The profile holds
+  # only what the wire cannot tell (and the known defects); the rest is learned by the probe.
+  "$TARGET_DIR/debug/mcp-authcheck" run --url "http://127.0.0.1:$srv_port/mcp" --profile "$profile" \
+    --report-dir "$ROOT/target/authcheck/$name" -- "$cmd" \
     </dev/null >"$WORK/$name.out" 2>&1 &
   RUNS+=("$name:$!")
 done

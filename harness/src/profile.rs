@@ -48,7 +48,9 @@ pub struct Server {
     /// The MCP protocol revision the client speaks.
     #[serde(default = "default_version")]
     pub protocol_version: String,
-    /// Whether the server keeps sessions (`Mcp-Session-Id`); default: yes before 2026-07-28.
+    /// Whether the server keeps sessions (`Mcp-Session-Id`). The probe always learns it from
+    /// `initialize`; the fallback (yes before 2026-07-28) only applies to a profile built without
+    /// the probe.
     #[serde(default)]
     pub stateful: Option<bool>,
     /// Whether the server validates `Origin` (checklist 49 applies to browsers-facing servers).

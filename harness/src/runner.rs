@@ -749,3 +749,47 @@ pub async fn run(opts: &RunOptions) -> Result<RunResult, String> {
         None => run_reference(None, opts).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_features_are_exactly_the_feature_files() {
+        let mut on_disk: Vec<(String, String)> = std::fs::read_dir(features_dir())
+            .expect("features/ is readable")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("feature"))
+            .map(|p| {
+                (
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    std::fs::read_to_string(&p).unwrap_or_default(),
+                )
+            })
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<(String, String)> = EMBEDDED_FEATURES
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        embedded.sort();
+        assert_eq!(
+            on_disk.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            embedded.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            "add the new feature file to EMBEDDED_FEATURES"
+        );
+        assert_eq!(on_disk, embedded);
+        let dir = FeatureDir::embedded().expect("a temp dir");
+        assert_eq!(
+            std::fs::read_dir(&dir.path).map(|d| d.count()).unwrap_or(0),
+            EMBEDDED_FEATURES.len()
+        );
+        let path = dir.path.clone();
+        drop(dir);
+        assert!(!path.exists(), "the directory is removed when dropped");
+    }
+}
