@@ -40,6 +40,8 @@ pub struct RunOptions {
     /// values the wire cannot tell given (the in-process server's cache windows), instead of
     /// `fixtures/profiles/reference.toml`.
     pub wire_only: bool,
+    /// In-process reference runs: the reference server keeps no sessions.
+    pub stateless_reference: bool,
     /// Bound of each request the probe sends.
     pub probe_timeout: Duration,
     /// Progress output while the scenarios run.
@@ -60,6 +62,7 @@ impl Default for RunOptions {
             verbose: false,
             features: features_dir(),
             wire_only: false,
+            stateless_reference: false,
             probe_timeout: Duration::from_secs(10),
             progress: Progress::Quiet,
         }
@@ -678,12 +681,13 @@ pub async fn run_reference_in(
         rcfg.introspection = Some(ic);
     }
     rcfg.flaw = flaw;
+    rcfg.stateless = opts.stateless_reference;
     let (ref_tx, ref_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(reference_server::serve(ref_l, rcfg, async {
         let _ = ref_rx.await;
     }));
     // What the wire cannot tell: the cache windows this process gave the server.
-    let mut layer = if opts.wire_only {
+    let mut layer = if opts.wire_only || opts.stateless_reference {
         toml::Table::new()
     } else {
         reference_layer(&mock_base, &resource)

@@ -130,7 +130,7 @@ fn main() -> ExitCode {
     let in_process = opts.profile.is_none() && flaw.is_none();
     // (title, mode, wire only, report subdirectory) of each in-process run.
     type Run = (&'static str, Option<ReferenceMode>, bool, &'static str);
-    let all: [Run; 4] = [
+    let all: [Run; 5] = [
         (
             "reference server, validating JWTs locally",
             Some(ReferenceMode::Jwt),
@@ -155,6 +155,12 @@ fn main() -> ExitCode {
             true,
             "no-profile-introspection",
         ),
+        (
+            "reference server keeping no sessions, no profile (learned from the wire)",
+            Some(ReferenceMode::Jwt),
+            true,
+            "stateless",
+        ),
     ];
     let runs: Vec<Run> = if !in_process {
         vec![("", None, cli.no_profile && opts.profile.is_none(), "")]
@@ -170,6 +176,7 @@ fn main() -> ExitCode {
     for (title, mode, wire_only, sub) in &runs {
         let mut o = opts.clone();
         o.wire_only = *wire_only;
+        o.stateless_reference = *sub == "stateless";
         if !sub.is_empty()
             && let Some(d) = &opts.report_dir
         {
