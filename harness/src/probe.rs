@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 use crate::as_client::{MintRequest, MockAsClient};
 use crate::challenge::Challenge;
 use crate::mcp_client::{Auth, Exchange, McpClient};
-use crate::profile::REVISIONS;
+use crate::profile::{REVISIONS, minus, union};
 use crate::schema_args;
 
 /// The scope Descope requires to exchange an MCP token for connection tokens.
@@ -97,6 +97,29 @@ pub struct ProbedConnection {
     pub scopes: Vec<String>,
     /// The argument that carried the tenant id, if one did.
     pub tenant_argument: Option<String>,
+}
+
+impl ProbedConnection {
+    /// As a profile's `tools[].connection` table.
+    pub fn to_toml(&self) -> toml::Table {
+        let mut t = toml::Table::new();
+        t.insert("app_id".into(), toml::Value::String(self.app_id.clone()));
+        t.insert("level".into(), toml::Value::String(self.level.clone()));
+        t.insert(
+            "scopes".into(),
+            toml::Value::Array(
+                self.scopes
+                    .iter()
+                    .cloned()
+                    .map(toml::Value::String)
+                    .collect(),
+            ),
+        );
+        if let Some(a) = &self.tenant_argument {
+            t.insert("tenant_argument".into(), toml::Value::String(a.clone()));
+        }
+        t
+    }
 }
 
 /// Everything the probe learned.
@@ -202,20 +225,6 @@ fn strings(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn union(a: &[String], b: &[String]) -> Vec<String> {
-    let mut v = a.to_vec();
-    for s in b {
-        if !v.contains(s) {
-            v.push(s.clone());
-        }
-    }
-    v
-}
-
-fn minus(a: &[String], b: &[String]) -> Vec<String> {
-    a.iter().filter(|s| !b.contains(s)).cloned().collect()
 }
 
 /// The PRM locations for a resource URL (RFC 9728 §3.1: path-suffixed, then root).
@@ -1157,17 +1166,7 @@ async fn probe_with(
             tt.insert("arguments".into(), toml::Value::Table(a));
         }
         if let Some(c) = &t.connection {
-            let mut ct = toml::Table::new();
-            ct.insert("app_id".into(), toml::Value::String(c.app_id.clone()));
-            ct.insert("level".into(), toml::Value::String(c.level.clone()));
-            ct.insert(
-                "scopes".into(),
-                toml::Value::Array(c.scopes.iter().cloned().map(toml::Value::String).collect()),
-            );
-            if let Some(a) = &c.tenant_argument {
-                ct.insert("tenant_argument".into(), toml::Value::String(a.clone()));
-            }
-            tt.insert("connection".into(), toml::Value::Table(ct));
+            tt.insert("connection".into(), toml::Value::Table(c.to_toml()));
         }
         tool_values.push(toml::Value::Table(tt));
     }

@@ -378,6 +378,22 @@ impl Profile {
     }
 }
 
+/// Scope set union: `a`, then the members of `b` it lacks, in order.
+pub fn union(a: &[String], b: &[String]) -> Vec<String> {
+    let mut v = a.to_vec();
+    for s in b {
+        if !v.contains(s) {
+            v.push(s.clone());
+        }
+    }
+    v
+}
+
+/// Scope set difference: the members of `a` not in `b`, in order.
+pub fn minus(a: &[String], b: &[String]) -> Vec<String> {
+    a.iter().filter(|s| !b.contains(s)).cloned().collect()
+}
+
 /// Merge `over` into `base` (see [`Profile::from_layers`]).
 fn merge(base: &mut toml::Table, over: &toml::Table) {
     for (k, v) in over {

@@ -273,6 +273,16 @@ fn panic_text(e: &event::StepError) -> String {
     }
 }
 
+/// A scenario's tags with its feature's and rule's.
+fn tags_of(f: &gherkin::Feature, r: Option<&gherkin::Rule>, s: &gherkin::Scenario) -> Vec<String> {
+    f.tags
+        .iter()
+        .chain(r.iter().flat_map(|r| &r.tags))
+        .chain(&s.tags)
+        .cloned()
+        .collect()
+}
+
 /// Make mock-as's server entry name the SUT's resource, so `/authorize` and minted tokens carry
 /// the audience the SUT expects.
 async fn sync_mock_as(p: &Profile, mock: &MockAsClient) -> Result<(), String> {
@@ -321,13 +331,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
     let progress = opts.progress;
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let filter = move |f: &gherkin::Feature, r: Option<&gherkin::Rule>, s: &gherkin::Scenario| {
-        let tags: Vec<String> = f
-            .tags
-            .iter()
-            .chain(r.iter().flat_map(|r| &r.tags))
-            .chain(&s.tags)
-            .cloned()
-            .collect();
+        let tags = tags_of(f, r, s);
         if !selected(&tags, &s.name) {
             return false;
         }
@@ -360,13 +364,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
             .boxed_local()
         })
         .after(move |f, r, s, ev, w| {
-            let tags: Vec<String> = f
-                .tags
-                .iter()
-                .chain(r.iter().flat_map(|r| &r.tags))
-                .chain(&s.tags)
-                .cloned()
-                .collect();
+            let tags = tags_of(f, r, s);
             let outcome = match ev {
                 event::ScenarioFinished::StepPassed => Outcome::Passed,
                 event::ScenarioFinished::StepSkipped => {
@@ -463,13 +461,7 @@ fn count_runnable(
             .iter()
             .flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
         for (r, s) in f.scenarios.iter().map(|s| (None, s)).chain(rules) {
-            let tags: Vec<String> = f
-                .tags
-                .iter()
-                .chain(r.iter().flat_map(|r| &r.tags))
-                .chain(&s.tags)
-                .cloned()
-                .collect();
+            let tags = tags_of(&f, r, s);
             if selected(&tags, &s.name) && not_applicable(&tags, profile).is_none() {
                 let rows: usize = s
                     .examples

@@ -555,19 +555,9 @@ fn render_profile(url: &str, report: &ProbeReport, mock_base: Option<&str>) -> S
             ));
         }
         if let Some(c) = &t.connection {
-            let mut ct = toml::Table::new();
-            ct.insert("app_id".into(), toml::Value::String(c.app_id.clone()));
-            ct.insert("level".into(), toml::Value::String(c.level.clone()));
-            ct.insert(
-                "scopes".into(),
-                toml::Value::Array(c.scopes.iter().cloned().map(toml::Value::String).collect()),
-            );
-            if let Some(a) = &c.tenant_argument {
-                ct.insert("tenant_argument".into(), toml::Value::String(a.clone()));
-            }
             out.push_str(&format!(
                 "connection = {}  # the server fetched this connection token at mock-as while the tool ran\n",
-                value(&toml::Value::Table(ct))
+                value(&toml::Value::Table(c.to_toml()))
             ));
         }
     }

@@ -26,23 +26,6 @@ async fn get_json(url: &str) -> Result<(u16, String, Value), String> {
     ))
 }
 
-/// The two well-known PRM URLs (RFC 9728 §3.1): path-inserted, then root.
-fn prm_candidates(resource: &str) -> Vec<String> {
-    let Ok(u) = url::Url::parse(resource) else {
-        return Vec::new();
-    };
-    let origin = u.origin().ascii_serialization();
-    let path = u.path().trim_end_matches('/');
-    let mut v = Vec::new();
-    if !path.is_empty() {
-        v.push(format!(
-            "{origin}/.well-known/oauth-protected-resource{path}"
-        ));
-    }
-    v.push(format!("{origin}/.well-known/oauth-protected-resource"));
-    v
-}
-
 #[given("the client has fetched the protected resource metadata")]
 #[when("the client fetches the protected resource metadata")]
 async fn fetch_prm(w: &mut AuthWorld) {
@@ -56,7 +39,7 @@ async fn fetch_prm(w: &mut AuthWorld) {
         .flatten()
         .and_then(|c| c.param("resource_metadata").map(str::to_string));
     let mut urls: Vec<String> = from_challenge.into_iter().collect();
-    urls.extend(prm_candidates(w.profile().resource()));
+    urls.extend(crate::probe::prm_candidates(w.profile().resource()));
     for u in urls {
         if let Ok((200, ct, v)) = get_json(&u).await {
             w.saved.insert("prm_url".into(), u);
@@ -92,7 +75,7 @@ async fn rm_serves_json(w: &mut AuthWorld) {
 
 #[then("the metadata is served at a well-known URL of the resource")]
 async fn prm_well_known(w: &mut AuthWorld) {
-    let cands = prm_candidates(w.profile().resource());
+    let cands = crate::probe::prm_candidates(w.profile().resource());
     for u in &cands {
         if let Ok((200, _, v)) = get_json(u).await
             && v.is_object()

@@ -13,7 +13,7 @@ use cucumber::{given, then, when};
 use serde_json::Value;
 
 use super::audience::mint_exact;
-use crate::profile::Tool;
+use crate::profile::{Tool, minus, union};
 use crate::world::AuthWorld;
 
 /// The profile's tool that needs a scope beyond the required ones (`@tool-scope` scenarios are
@@ -30,22 +30,6 @@ fn scoped_tool(w: &AuthWorld) -> Tool {
 /// Every scope a call of `tool` needs: the server-wide ones, then the tool's own.
 fn needed_scopes(w: &AuthWorld, tool: &Tool) -> Vec<String> {
     union(&w.profile().auth.required_scopes, &tool.scopes)
-}
-
-/// `a` then the members of `b` it lacks, in order.
-fn union(a: &[String], b: &[String]) -> Vec<String> {
-    let mut v = a.to_vec();
-    for s in b {
-        if !v.contains(s) {
-            v.push(s.clone());
-        }
-    }
-    v
-}
-
-/// The members of `a` not in `b`.
-fn minus(a: &[String], b: &[String]) -> Vec<String> {
-    a.iter().filter(|s| !b.contains(s)).cloned().collect()
 }
 
 /// The scopes a JWT grants (`scope` string, else a `scopes` array), read without verification:
