@@ -248,3 +248,53 @@ fn bad_arguments_exit_2() {
     assert!(text(&out).contains("missing.toml"), "{}", text(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn serve_is_mock_as_and_run_uses_it_with_mock_as_base() {
+    let dir = empty_dir();
+    let ready = dir.join("ready.json");
+    let mut serve = Command::new(BIN)
+        .args(["serve", "--port", "0", "--ready-file"])
+        .arg(&ready)
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !ready.exists() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&ready).expect("serve wrote its ready file"))
+            .unwrap();
+    let base = info["base_url"].as_str().unwrap().to_string();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let cmd = reference_command(port);
+    let (out, _) = run_in(
+        &dir,
+        &[
+            "run",
+            "--url",
+            &url,
+            "--mock-as",
+            &base,
+            "--filter",
+            "req-24",
+            "--",
+            &cmd,
+        ],
+    );
+    let t = text(&out);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    // The probe and the scenarios used the running mock-as: its issuer is the trusted one.
+    assert!(
+        t.contains(&format!("(issuer {base}/v1/apps/agentic/")),
+        "{t}"
+    );
+    assert!(t.contains("MUST passed"), "{t}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
