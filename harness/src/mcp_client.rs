@@ -137,6 +137,76 @@ pub fn find_message(body: &str, content_type: &str, id: Option<i64>) -> Option<V
     }
 }
 
+/// The most of a response body the client keeps: a server that sends more is cut off there
+/// (and the exchange says so), never buffered without bound.
+pub const BODY_CAP: usize = 4 * 1024 * 1024;
+
+/// Read a response body up to [`BODY_CAP`]. An event stream is read only until the JSON-RPC
+/// message with `id` has arrived (a server may keep the stream open after it: waiting for its
+/// end would hang until the timeout). Returns the body and the message, if found.
+async fn read_bounded(
+    mut resp: reqwest::Response,
+    content_type: &str,
+    id: Option<i64>,
+) -> (String, Option<Value>) {
+    let sse = content_type.starts_with("text/event-stream");
+    let mut buf: Vec<u8> = Vec::new();
+    // Events before this offset have been looked at (each event is parsed once).
+    let mut scanned = 0usize;
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                let room = BODY_CAP.saturating_sub(buf.len());
+                buf.extend_from_slice(&c[..c.len().min(room)]);
+                if buf.len() >= BODY_CAP {
+                    let mut body = String::from_utf8_lossy(&buf).into_owned();
+                    let message = id.and_then(|_| find_message(&body, content_type, id));
+                    body.push_str(&format!(
+                        "\n[mcp-authcheck: the body was cut off after {BODY_CAP} bytes]"
+                    ));
+                    return (body, message);
+                }
+                if sse && id.is_some() {
+                    let end = last_event_end(&buf, scanned);
+                    if end > scanned {
+                        let fresh = String::from_utf8_lossy(&buf[scanned..end]).into_owned();
+                        scanned = end;
+                        if let Some(m) = find_message(&fresh, content_type, id) {
+                            return (String::from_utf8_lossy(&buf).into_owned(), Some(m));
+                        }
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let mut body = String::from_utf8_lossy(&buf).into_owned();
+                if e.is_timeout() {
+                    body.push_str("\n[mcp-authcheck: the body did not end in time]");
+                }
+                let message = id.and_then(|_| find_message(&body, content_type, id));
+                return (body, message);
+            }
+        }
+    }
+    let body = String::from_utf8_lossy(&buf).into_owned();
+    let message = id.and_then(|_| find_message(&body, content_type, id));
+    (body, message)
+}
+
+/// The end of the last complete server-sent event in `buf` (after its blank line), looking
+/// only at what came after `from` (what was scanned before is not searched again); 0 if none.
+fn last_event_end(buf: &[u8], from: usize) -> usize {
+    let start = from.saturating_sub(3).min(buf.len());
+    let find = |pat: &[u8]| {
+        buf[start..]
+            .windows(pat.len())
+            .rposition(|w| w == pat)
+            .map(|i| start + i + pat.len())
+            .unwrap_or(0)
+    };
+    find(b"\n\n").max(find(b"\r\n\r\n"))
+}
+
 impl McpClient {
     /// A client for an MCP endpoint (each request bounded by 30 s).
     pub fn new(url: &str, protocol_version: &str) -> McpClient {
@@ -224,16 +294,15 @@ impl McpClient {
                 ex.status = resp.status().as_u16();
                 ex.headers = resp.headers().clone();
                 if !stream {
-                    ex.body = resp.text().await.unwrap_or_default();
                     let ct = ex
                         .headers
                         .get("content-type")
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("")
                         .to_string();
-                    if id.is_some() {
-                        ex.message = find_message(&ex.body, &ct, id);
-                    }
+                    let (body, message) = read_bounded(resp, &ct, id).await;
+                    ex.body = body;
+                    ex.message = message;
                 }
             }
             // reqwest's message for a timeout does not say so; the kind does.
@@ -316,6 +385,67 @@ impl McpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A one-shot HTTP peer: answers the first request with `head` + `body`, then (if `hang`)
+    /// keeps the connection open without another byte.
+    async fn peer(head: &'static str, body: Vec<u8>, hang: bool) -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut b = [0u8; 8192];
+            let _ = s.read(&mut b).await;
+            let _ = s.write_all(head.as_bytes()).await;
+            for chunk in body.chunks(64 * 1024) {
+                if s.write_all(chunk).await.is_err() {
+                    return;
+                }
+            }
+            if hang {
+                tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_event_stream_kept_open_after_the_answer_does_not_hang() {
+        let ev = b"data: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[]}}\n\n".to_vec();
+        let url = peer(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n",
+            ev,
+            true,
+        )
+        .await;
+        let c = McpClient::with_timeout(&url, "2025-11-25", std::time::Duration::from_secs(60));
+        let start = std::time::Instant::now();
+        let ex = c.list_tools(&Auth::None, "no token", None).await;
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "waited for the stream to end"
+        );
+        assert_eq!(ex.status, 200);
+        assert!(ex.result().is_some(), "{}", ex.body);
+    }
+
+    #[tokio::test]
+    async fn a_huge_body_is_cut_off_at_the_cap() {
+        let body = vec![b'x'; BODY_CAP * 3];
+        let head: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_boxed_str(),
+        );
+        let url = peer(head, body, false).await;
+        let c = McpClient::with_timeout(&url, "2025-11-25", std::time::Duration::from_secs(60));
+        let ex = c.list_tools(&Auth::None, "no token", None).await;
+        assert!(ex.body.len() < BODY_CAP + 200, "{}", ex.body.len());
+        assert!(ex.body.ends_with("bytes]"), "says it was cut off");
+        assert!(ex.message.is_none());
+    }
 
     #[test]
     fn finds_messages_in_sse_and_json() {
