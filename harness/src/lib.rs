@@ -13,6 +13,7 @@
 //! - [`launch`]: the server command of `run -- COMMAND`: own process group, readiness, stop.
 //! - [`probe`]: learns the profile from the wire before any scenario runs.
 //! - [`schema_args`]: minimal valid tool arguments from an `inputSchema`.
+//! - [`refusal`]: was a tool call refused or did the tool run (MUST items 36, 38).
 //! - [`runner`]: applicability, running, the in-process reference server.
 //! - [`checklist`]: the numbered requirements every scenario is tagged with.
 //! - `steps`: step definitions, one module per feature file.
@@ -24,6 +25,7 @@ pub mod launch;
 pub mod mcp_client;
 pub mod probe;
 pub mod profile;
+pub mod refusal;
 pub mod report;
 pub mod runner;
 pub mod schema_args;

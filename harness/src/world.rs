@@ -351,18 +351,33 @@ impl AuthWorld {
         }
     }
 
-    /// Remember the journal position before an action, to read what happened after it.
+    /// Remember the journal position before an action, to read what happened after it. A
+    /// journal that cannot be read fails the step: "nothing happened" needs evidence.
     pub async fn mark_journal(&mut self) {
-        self.journal_mark = self.ctx.mock.journal_mark().await.unwrap_or(0);
+        match self.ctx.mock.journal_mark().await {
+            Ok(m) => self.journal_mark = m,
+            Err(e) => panic!("cannot read mock-as's journal, so nothing can be told from it: {e}"),
+        }
     }
 
-    /// Journal entries for `endpoint` since the mark.
+    /// Journal entries for `endpoint` since the mark (an unreadable journal fails the step).
     pub async fn journal_since_mark(&self, endpoint: &str) -> Vec<Value> {
-        self.ctx
-            .mock
-            .journal(endpoint, self.journal_mark)
+        match self.ctx.mock.journal(endpoint, self.journal_mark).await {
+            Ok(v) => v,
+            Err(e) => panic!("cannot read mock-as's journal, so nothing can be told from it: {e}"),
+        }
+    }
+
+    /// Connection-token fetches made with this scenario user's tokens since the mark.
+    pub async fn connection_fetches_since_mark(&mut self) -> usize {
+        let user = self.user().await;
+        self.journal_since_mark("connections")
             .await
-            .unwrap_or_default()
+            .iter()
+            .filter(|e| {
+                e.pointer("/connection/subject").and_then(Value::as_str) == Some(user.as_str())
+            })
+            .count()
     }
 
     /// Add a Connections Policy rule scoped to this scenario's user (removed after it).

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::audience::mint_exact;
 use crate::profile::{Tool, minus, union};
+use crate::refusal::{CallVerdict, classify};
 use crate::world::AuthWorld;
 
 /// The profile's tool that needs a scope beyond the required ones (`@tool-scope` scenarios are
@@ -90,22 +91,6 @@ async fn prepare_connection(w: &mut AuthWorld, tool: &Tool) {
     w.allow_connection(&c.app_id, &c.scopes).await;
 }
 
-/// Whether `tools/list` (with the current token) leaves `name` out: the FastMCP pattern of
-/// hiding tools the token may not call. Uses the listing a Given step kept, else asks.
-async fn hidden_from_list(w: &mut AuthWorld, name: &str) -> Option<bool> {
-    let names = match w.saved.get("listed_tools") {
-        Some(s) => serde_json::from_str::<Vec<String>>(s).unwrap_or_default(),
-        None => {
-            let e = w.list_tools().await;
-            if !(200..300).contains(&e.status) {
-                return None;
-            }
-            tool_names(e.result()?)
-        }
-    };
-    Some(!names.iter().any(|n| n == name))
-}
-
 fn tool_names(result: &Value) -> Vec<String> {
     result
         .get("tools")
@@ -158,6 +143,8 @@ async fn refused_scoped(w: &mut AuthWorld) {
 #[when("the client calls the tool that needs an extra scope")]
 async fn call_scoped(w: &mut AuthWorld) {
     let tool = scoped_tool(w);
+    // What the call makes the server fetch is evidence of whether the tool ran (crate::refusal).
+    w.mark_journal().await;
     w.call_tool(&tool.name).await;
 }
 
@@ -341,39 +328,25 @@ async fn earlier_operations_work(w: &mut AuthWorld) {
 #[then("the tool does not run")]
 async fn tool_does_not_run(w: &mut AuthWorld) {
     let tool = scoped_tool(w);
-    let missing = minus(&needed_scopes(w, &tool), &current_scopes(w)).join(" ");
-    let e = w.last();
-    let s = e.status;
-    // 401/403: refused by HTTP. A JSON-RPC error: refused by the protocol, the tool never ran.
-    if s == 401 || s == 403 || ((200..300).contains(&s) && e.rpc_error().is_some()) {
-        return;
-    }
-    if e.tool_ok() {
-        w.fail(&format!(
-            "{} ran for a token that lacks {missing}: scope-protected tools must be enforced when called directly",
+    let missing = minus(&needed_scopes(w, &tool), &current_scopes(w));
+    // A connection-backed tool fetches its connection token first: that shows it ran.
+    let traces = if tool.connection.is_some() {
+        Some(w.connection_fetches_since_mark().await)
+    } else {
+        None
+    };
+    match classify(w.last(), &missing, traces) {
+        CallVerdict::Refused(_) => {}
+        CallVerdict::Ran(why) => w.fail(&format!(
+            "{} ran for a token that lacks {} ({why}): scope-protected tools must be enforced when called directly",
+            tool.name,
+            missing.join(" ")
+        )),
+        CallVerdict::Neither(what) => w.fail(&format!(
+            "expected a refusal of {} (HTTP 403 or 401, a JSON-RPC error, or a tool error before it runs), got {what}",
             tool.name
-        ));
+        )),
     }
-    if (200..300).contains(&s) && e.tool_error() {
-        // An isError result cannot be told from a run that failed, unless the server also hides
-        // the tool from this token (FastMCP's "Unknown tool"): then it is a refusal.
-        let desc = e.describe();
-        match hidden_from_list(w, &tool.name).await {
-            Some(true) => return,
-            Some(false) => panic!(
-                "{} answered with a tool error result although tools/list offers it to this token: a refusal must be an HTTP 403 (or 401) or a JSON-RPC error, an isError result may be a run that failed\n{desc}",
-                tool.name
-            ),
-            None => panic!(
-                "{} answered with a tool error result and tools/list failed, so it cannot be told from a run that failed\n{desc}",
-                tool.name
-            ),
-        }
-    }
-    w.fail(&format!(
-        "expected a refusal of {} (HTTP 403 or 401, or a JSON-RPC error), got HTTP {s}",
-        tool.name
-    ));
 }
 
 #[cfg(test)]
