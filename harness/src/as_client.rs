@@ -133,7 +133,18 @@ impl MockAsClient {
                 serde_json::to_value(req).unwrap_or_default(),
             )
             .await?;
-        Ok(v["access_token"].as_str().unwrap_or_default().to_string())
+        // No token is no evidence: every "the server refuses it" scenario would pass.
+        match v["access_token"].as_str() {
+            Some(t) if !t.is_empty() => Ok(t.to_string()),
+            _ => Err(AsError {
+                call: "POST /_mock/tokens".into(),
+                status: 200,
+                body: format!(
+                    "the answer has no access_token: {}",
+                    v.to_string().chars().take(300).collect::<String>()
+                ),
+            }),
+        }
     }
 
     /// Create (or replace) a user.

@@ -31,7 +31,11 @@ fn a_tool_error_refusal_is_enforcement_not_a_must_failure() {
             "{mode}: MUST failures on a server that enforces every scope:\n{}",
             res.console()
         );
-        assert!(!res.summary.failed(), "{mode}: the run fails:\n{}", res.console());
+        assert!(
+            !res.summary.failed(),
+            "{mode}: the run fails:\n{}",
+            res.console()
+        );
         assert_eq!(
             res.failed_reqs(),
             vec!["req-30", "req-31", "req-32", "req-33"],

@@ -225,7 +225,13 @@ pub fn apply_claim_flaw(
                 c.insert("scopes".into(), json!(["openid"]));
             }
         }
-        _ => {}
+        // Signature-level flaws: applied by `sign`. Listed by name, not `_`, so a new flaw
+        // cannot silently mint a valid token: it must be placed in one of the two matches.
+        Flaw::AlgNone
+        | Flaw::Hs256PublicKey
+        | Flaw::UnknownKid
+        | Flaw::ForeignKey
+        | Flaw::TamperedSignature => {}
     }
 }
 
@@ -287,7 +293,18 @@ pub fn sign(
             }
             Ok(format!("{msg}.{}", URL_SAFE_NO_PAD.encode(bytes)))
         }
-        _ => sign_jws(active, &active.kid, claims),
+        // No flaw, or a claim-level one (already applied by `apply_claim_flaw`): a valid
+        // signature. Listed by name so a new flaw must be placed deliberately.
+        None
+        | Some(
+            Flaw::Expired
+            | Flaw::NbfFuture
+            | Flaw::NoExp
+            | Flaw::WrongIss
+            | Flaw::WrongAud
+            | Flaw::SiblingAud
+            | Flaw::MissingScope,
+        ) => sign_jws(active, &active.kid, claims),
     }
 }
 
