@@ -22,6 +22,9 @@ pub struct MintRequest {
     /// MCP server id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// Issuer style (`inbound-app`, `project`); absent = the server entry's own issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// User id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,

@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 use crate::as_client::{MintRequest, MockAsClient};
 use crate::challenge::Challenge;
 use crate::mcp_client::{Auth, Exchange, McpClient};
-use crate::profile::{REVISIONS, minus, union};
+use crate::profile::{IssuerStyle, REVISIONS, minus, union};
 use crate::schema_args;
 
 /// The scope Descope requires to exchange an MCP token for connection tokens.
@@ -146,6 +146,8 @@ pub struct Hints {
     pub protocol_version: Option<String>,
     /// `mock_as.mcp_server_id`.
     pub mcp_server_id: Option<String>,
+    /// `mock_as.issuer` (unknown names are left to the profile's own validation).
+    pub issuer: Option<IssuerStyle>,
     /// `auth.required_scopes`.
     pub required_scopes: Option<Vec<String>>,
     /// `tools[].arguments` by tool name.
@@ -189,10 +191,21 @@ impl Hints {
             resource: s("server", "resource"),
             protocol_version: s("server", "protocol_version"),
             mcp_server_id: s("mock_as", "mcp_server_id"),
+            issuer: s("mock_as", "issuer")
+                .and_then(|v| IssuerStyle::ALL.into_iter().find(|st| st.as_str() == v)),
             required_scopes,
             arguments,
         }
     }
+}
+
+/// One way of minting the probe tries: an issuer style with a server entry.
+#[derive(Debug, Clone)]
+struct Candidate<'a> {
+    style: IssuerStyle,
+    /// The `iss` its tokens carry.
+    issuer: String,
+    entry: &'a Entry,
 }
 
 /// A mock-as MCP server entry, from `GET /_mock/info`.
@@ -211,6 +224,8 @@ struct Prober<'a> {
     client: String,
     tenant: Option<String>,
     entry: String,
+    /// Which of mock-as's issuers the probe's tokens come from.
+    style: IssuerStyle,
     resource: String,
     stateful: bool,
     /// Scopes a token "with everything" holds.
@@ -292,6 +307,10 @@ impl Prober<'_> {
     async fn mint(&self, scopes: &[String]) -> Result<String, ProbeError> {
         let req = MintRequest {
             server: Some(self.entry.clone()),
+            issuer: self
+                .style
+                .project_audience()
+                .then(|| self.style.as_str().to_string()),
             user: Some(self.user.clone()),
             client: Some(self.client.clone()),
             scopes: Some(scopes.to_vec()),
@@ -671,6 +690,52 @@ pub async fn probe(
         );
     }
 
+    // Which issuer: the one the PRM names first, then the others (or only the profile's). The
+    // issuer of a project-level style does not depend on the entry: one entry is enough there.
+    let base = mock.base.trim_end_matches('/').to_string();
+    let style_of = |a: &str| -> Option<IssuerStyle> {
+        if entries.iter().any(|e| norm(a) == norm(&e.issuer)) {
+            return Some(IssuerStyle::McpServer);
+        }
+        [IssuerStyle::InboundApp, IssuerStyle::Project]
+            .into_iter()
+            .find(|st| norm(a) == norm(&st.issuer(&base, &pid, "")))
+    };
+    let mut styles: Vec<IssuerStyle> = Vec::new();
+    match hints.issuer {
+        Some(st) => styles.push(st),
+        None => {
+            for st in prm_as
+                .iter()
+                .filter_map(|a| style_of(a))
+                .chain(IssuerStyle::ALL)
+            {
+                if !styles.contains(&st) {
+                    styles.push(st);
+                }
+            }
+        }
+    }
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for st in &styles {
+        let of_style: Vec<&Entry> = if *st == IssuerStyle::McpServer {
+            order.clone()
+        } else {
+            order.iter().take(1).copied().collect()
+        };
+        for e in of_style {
+            candidates.push(Candidate {
+                style: *st,
+                issuer: if *st == IssuerStyle::McpServer {
+                    e.issuer.clone()
+                } else {
+                    st.issuer(&base, &pid, &e.id)
+                },
+                entry: e,
+            });
+        }
+    }
+
     // The probe's own user on mock-as: its own role, a member of the first tenant, a stored
     // connection of every app and a policy rule allowing them, so connection-backed tools work.
     let tag = format!(
@@ -734,11 +799,12 @@ pub async fn probe(
             client: format!("authcheck-probe-{tag}"),
             tenant: tenant.clone(),
             entry: String::new(),
+            style: IssuerStyle::McpServer,
             resource: String::new(),
             stateful: false,
             all: Vec::new(),
         },
-        &order,
+        &candidates,
         &resources,
         &challenge_scopes,
         &prm_scopes,
@@ -759,7 +825,7 @@ pub async fn probe(
         let _ = mock.delete(&format!("/_mock/connections/{id}")).await;
     }
     let _ = mock.delete(&format!("/_mock/users/{user}")).await;
-    let (mut table, tools, entry_id) = result?;
+    let (mut table, tools, entry_id, style) = result?;
 
     // 8. Validation mode.
     let introspected = mock
@@ -788,6 +854,10 @@ pub async fn probe(
     m.insert("url".into(), toml::Value::String(mock.base.clone()));
     m.insert("project_id".into(), toml::Value::String(pid.clone()));
     m.insert("mcp_server_id".into(), toml::Value::String(entry_id));
+    m.insert(
+        "issuer".into(),
+        toml::Value::String(style.as_str().to_string()),
+    );
     table.insert("mock_as".into(), toml::Value::Table(m));
     Ok(ProbeReport {
         table,
@@ -803,7 +873,7 @@ async fn probe_with(
     mock: &MockAsClient,
     hints: &Hints,
     mut p: Prober<'_>,
-    order: &[&Entry],
+    order: &[Candidate<'_>],
     resources: &[(String, String)],
     challenge_scopes: &[String],
     prm_scopes: &[String],
@@ -811,12 +881,14 @@ async fn probe_with(
     prm_seen: Option<(&str, &str)>,
     learn: &mut impl FnMut(&str, String),
     notes: &mut Vec<String>,
-) -> Result<(toml::Table, Vec<ProbedTool>, String), ProbeError> {
+) -> Result<(toml::Table, Vec<ProbedTool>, String, IssuerStyle), ProbeError> {
     let mut found: Option<(Exchange, String)> = None;
     let mut last: Option<Exchange> = None;
-    'search: for e in order {
+    'search: for c in order {
+        let e = c.entry;
         for (r, r_how) in resources {
             p.entry = e.id.clone();
+            p.style = c.style;
             p.resource = r.clone();
             p.all = union(&union(&e.scopes, prm_scopes), challenge_scopes);
             p.all = union(&p.all, &[OUTBOUND_SCOPE.to_string()]);
@@ -850,7 +922,7 @@ async fn probe_with(
         }
     }
     let Some((init, resource_how)) = found else {
-        let issuers: Vec<&str> = order.iter().map(|e| e.issuer.as_str()).collect();
+        let issuers: Vec<&str> = order.iter().map(|c| c.issuer.as_str()).collect();
         let first = issuers.first().copied().unwrap_or_default();
         let named_other = !prm_as.is_empty()
             && !prm_as.iter().any(|a| {
@@ -871,36 +943,78 @@ async fn probe_with(
                 )
             })
             .unwrap_or_default();
-        return Err(ProbeError(if named_other {
-            format!(
-                "{url}: the server trusts {} (its protected resource metadata says so), not this mock-as — point your server at the issuer {first} (well-known {first}/.well-known/openid-configuration) and run again",
-                prm_as.join(", ")
-            )
-        } else {
-            format!(
-                "{url}: refuses every token of mock-as ({} server entr{} tried, last answer {answer}) — point your server at the issuer {first} (well-known {first}/.well-known/openid-configuration, JWKS {}/{}/.well-known/jwks.json) with its own URL as the audience, and run again",
-                order.len(),
-                if order.len() == 1 { "y" } else { "ies" },
-                mock.base,
-                first
-                    .split("/v1/apps/agentic/")
-                    .nth(1)
-                    .and_then(|s| s.split('/').next())
-                    .unwrap_or_default()
-            )
-        }));
+        // The metadata names one of mock-as's own issuers that the profile ruled out.
+        let ruled_out = prm_as.iter().find(|a| {
+            a.starts_with(mock.base.trim_end_matches('/'))
+                && !issuers
+                    .iter()
+                    .any(|i| a.trim_end_matches('/') == i.trim_end_matches('/'))
+        });
+        return Err(ProbeError(
+            if let (Some(a), Some(st)) = (ruled_out, hints.issuer) {
+                format!(
+                    "{url}: refuses tokens of {first} (last answer {answer}); its protected resource metadata names mock-as's issuer {a}, but the profile's mock_as.issuer = {:?} rules that one out — remove mock_as.issuer (the probe then uses the issuer the server names) or change it, and run again",
+                    st.as_str()
+                )
+            } else if named_other {
+                format!(
+                    "{url}: the server trusts {} (its protected resource metadata says so), not this mock-as — point your server at the issuer {first} (well-known {first}/.well-known/openid-configuration) and run again",
+                    prm_as.join(", ")
+                )
+            } else {
+                let mut tried: Vec<&str> = Vec::new();
+                for i in &issuers {
+                    if !tried.contains(i) {
+                        tried.push(i);
+                    }
+                }
+                format!(
+                    "{url}: refuses every token of mock-as (issuers tried: {}; last answer {answer}) — point your server at the issuer {first} (well-known {first}/.well-known/openid-configuration, JWKS {}/{}/.well-known/jwks.json) with its own URL as the audience, and run again",
+                    tried.join(", "),
+                    mock.base,
+                    first
+                        .split('/')
+                        .find(|s| s.len() == 28 && s.starts_with('P'))
+                        .unwrap_or_default()
+                )
+            },
+        ));
     };
+    let accepted = order
+        .iter()
+        .find(|c| c.entry.id == p.entry && c.style == p.style)
+        .map(|c| c.issuer.as_str())
+        .unwrap_or_default();
     learn(
         "mock_as.mcp_server_id",
         format!(
-            "the server accepted a token of mock-as's server entry {} (issuer {})",
+            "the server accepted a token of mock-as's server entry {} (issuer {accepted})",
             p.entry,
-            order
-                .iter()
-                .find(|e| e.id == p.entry)
-                .map(|e| e.issuer.as_str())
-                .unwrap_or_default()
         ),
+    );
+    learn(
+        "mock_as.issuer",
+        if hints.issuer.is_some() {
+            format!("the profile's mock_as.issuer: tokens of {accepted}")
+        } else if prm_as
+            .iter()
+            .any(|a| a.trim_end_matches('/') == accepted.trim_end_matches('/'))
+        {
+            format!(
+                "{:?}: the protected resource metadata names {accepted}, and the server accepts its tokens",
+                p.style.as_str()
+            )
+        } else {
+            format!(
+                "{:?}: the server accepts tokens of {accepted} (tried in turn: {})",
+                p.style.as_str(),
+                order
+                    .iter()
+                    .map(|c| c.issuer.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
     );
     let mut server = toml::Table::new();
     server.insert("url".into(), toml::Value::String(url.to_string()));
@@ -1175,7 +1289,7 @@ async fn probe_with(
     table.insert("auth".into(), toml::Value::Table(auth));
     table.insert("tools".into(), toml::Value::Array(tool_values));
     let entry = p.entry.clone();
-    Ok((table, tools, entry))
+    Ok((table, tools, entry, p.style))
 }
 
 /// A failed call in a few words.

@@ -74,6 +74,60 @@ pub struct MockAs {
     /// Make the server entry's `url` the SUT's resource before running (default true).
     #[serde(default = "yes")]
     pub sync_server_entry: bool,
+    /// Which of Descope's issuers the SUT trusts, so the suite mints tokens it can accept
+    /// (descope-api.md §1, §4.1). The probe learns it; default `mcp-server`.
+    #[serde(default)]
+    pub issuer: IssuerStyle,
+}
+
+/// One of Descope's three token issuers (descope-api.md §1 "URL layout", §4.1): what `iss`
+/// says, and the `issuer` field of mock-as's `POST /_mock/tokens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+pub enum IssuerStyle {
+    /// The MCP server's own issuer `<base>/v1/apps/agentic/<pid>/<sid>` (Descope's MCP servers).
+    #[default]
+    #[serde(rename = "mcp-server")]
+    McpServer,
+    /// The project's Inbound App issuer `<base>/v1/apps/<pid>` (`aud` = the project id).
+    #[serde(rename = "inbound-app")]
+    InboundApp,
+    /// The project OIDC issuer `<base>/<pid>` (`aud` = the project id).
+    #[serde(rename = "project")]
+    Project,
+}
+
+impl IssuerStyle {
+    /// Every style, in the order the probe tries them when nothing names one.
+    pub const ALL: [IssuerStyle; 3] = [
+        IssuerStyle::McpServer,
+        IssuerStyle::InboundApp,
+        IssuerStyle::Project,
+    ];
+
+    /// The name in profiles and in mock-as's control API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssuerStyle::McpServer => "mcp-server",
+            IssuerStyle::InboundApp => "inbound-app",
+            IssuerStyle::Project => "project",
+        }
+    }
+
+    /// The issuer URL of this style for mock-as at `base`, project `pid`, server entry `sid`.
+    pub fn issuer(self, base: &str, pid: &str, sid: &str) -> String {
+        let base = base.trim_end_matches('/');
+        match self {
+            IssuerStyle::McpServer => format!("{base}/v1/apps/agentic/{pid}/{sid}"),
+            IssuerStyle::InboundApp => format!("{base}/v1/apps/{pid}"),
+            IssuerStyle::Project => format!("{base}/{pid}"),
+        }
+    }
+
+    /// Whether `aud` is the project's (`inbound-app`, `project`) rather than composed per
+    /// MCP server entry.
+    pub fn project_audience(self) -> bool {
+        self != IssuerStyle::McpServer
+    }
 }
 
 /// Token validation style.
@@ -327,14 +381,22 @@ impl Profile {
             .unwrap_or(self.server.protocol_version.as_str() < "2026-07-28")
     }
 
-    /// The issuer the SUT trusts.
+    /// The issuer the SUT trusts (per `mock_as.issuer`).
     pub fn issuer(&self) -> String {
-        format!(
-            "{}/v1/apps/agentic/{}/{}",
-            self.mock_as.url.trim_end_matches('/'),
-            self.mock_as.project_id,
-            self.mock_as.mcp_server_id
+        self.mock_as.issuer.issuer(
+            &self.mock_as.url,
+            &self.mock_as.project_id,
+            &self.mock_as.mcp_server_id,
         )
+    }
+
+    /// The `issuer` field for mock-as's mint request: absent for the server entry's own
+    /// issuer (what every mock-as version mints by default).
+    pub fn mint_issuer(&self) -> Option<String> {
+        self.mock_as
+            .issuer
+            .project_audience()
+            .then(|| self.mock_as.issuer.as_str().to_string())
     }
 
     /// A tool by name.
@@ -454,6 +516,30 @@ connection = { app_id = "google-calendar", level = "user", scopes = ["calendar.r
             p.issuer(),
             "http://127.0.0.1:8787/v1/apps/agentic/P2mockAsDefaultProject000001/MS2calendar"
         );
+        let inbound = Profile::parse(
+            &GOOD.replace("[auth]", "issuer = \"inbound-app\"\n[auth]"),
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            inbound.issuer(),
+            "http://127.0.0.1:8787/v1/apps/P2mockAsDefaultProject000001"
+        );
+        let project = Profile::parse(
+            &GOOD.replace("[auth]", "issuer = \"project\"\n[auth]"),
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            project.issuer(),
+            "http://127.0.0.1:8787/P2mockAsDefaultProject000001"
+        );
+        let e = Profile::parse(
+            &GOOD.replace("[auth]", "issuer = \"tenant\"\n[auth]"),
+            "p.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("issuer"), "{e}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::as_client::MockAsClient;
 use crate::mcp_client::McpClient;
 use crate::probe::{self, Hints, ProbeOptions, ProbeReport};
-use crate::profile::{Profile, Validation};
+use crate::profile::{IssuerStyle, Profile, Validation};
 use crate::report::{self, Outcome, Record, Summary};
 use crate::world::{AuthWorld, SuiteCtx, set_ctx};
 
@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub wire_only: bool,
     /// In-process reference runs: the reference server keeps no sessions.
     pub stateless_reference: bool,
+    /// In-process reference runs: the Descope issuer the reference server trusts (its own
+    /// MCP-server issuer, the project's Inbound App issuer, or the project OIDC issuer).
+    pub reference_issuer: IssuerStyle,
     /// Bound of each request the probe sends.
     pub probe_timeout: Duration,
     /// Progress output while the scenarios run.
@@ -63,6 +66,7 @@ impl Default for RunOptions {
             features: features_dir(),
             wire_only: false,
             stateless_reference: false,
+            reference_issuer: IssuerStyle::McpServer,
             probe_timeout: Duration::from_secs(10),
             progress: Progress::Quiet,
         }
@@ -570,6 +574,11 @@ pub async fn probe_and_run(
     let mcp = McpClient::new(&profile.server.url, &profile.server.protocol_version);
     let ctx = Arc::new(SuiteCtx { profile, mock, mcp });
     let mut res = run_with(ctx, opts).await?;
+    if let Some(dir) = &opts.report_dir {
+        // What the verdicts rest on (issuer, audience, scopes, tools), next to them.
+        std::fs::write(dir.join("learned.txt"), probe_summary(&report))
+            .map_err(|e| format!("cannot write reports to {}: {e}", dir.display()))?;
+    }
     res.probe = Some(report);
     Ok(res)
 }
@@ -658,7 +667,9 @@ pub async fn run_reference_in(
         "http://{}/mcp",
         ref_l.local_addr().map_err(|e| e.to_string())?
     );
-    let issuer = format!("{mock_base}/v1/apps/agentic/P2mockAsDefaultProject000001/MS2calendar");
+    let issuer =
+        opts.reference_issuer
+            .issuer(&mock_base, "P2mockAsDefaultProject000001", "MS2calendar");
     let mut rcfg = reference_server::Config::for_issuer(&issuer, &resource)?;
     // Short JWKS windows keep the rotation and retirement scenarios fast in-process.
     rcfg.jwks_refresh_interval = Duration::ZERO;

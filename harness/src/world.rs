@@ -183,6 +183,7 @@ impl AuthWorld {
         }
         let req = MintRequest {
             server: Some(p.mock_as.mcp_server_id.clone()),
+            issuer: p.mint_issuer(),
             user: Some(user),
             client: Some(self.client_id.clone()),
             scopes: Some(scopes),

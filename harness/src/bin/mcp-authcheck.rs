@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use harness::as_client::MockAsClient;
 use harness::launch::{ServerProcess, until_interrupted};
 use harness::probe::{self, Hints, ProbeOptions, ProbeReport};
-use harness::profile::Profile;
+use harness::profile::{IssuerStyle, Profile};
 use harness::runner::{self, FeatureDir, Progress, RunOptions, RunResult};
 
 /// Test the authorization of an MCP server: audience, scopes, expiry, revocation, key rotation,
@@ -67,7 +67,8 @@ struct Target {
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     probe_timeout: u64,
     /// The server to start once mock-as is up (after `--`); it gets MOCK_AS_URL, MOCK_AS_ISSUER,
-    /// MOCK_AS_WELL_KNOWN, MOCK_AS_JWKS_URL, MOCK_AS_PROJECT_ID, MCP_SERVER_URL, MCP_RESOURCE, and
+    /// MOCK_AS_WELL_KNOWN, MOCK_AS_JWKS_URL, MOCK_AS_PROJECT_ID, MOCK_AS_INBOUND_ISSUER,
+    /// MOCK_AS_PROJECT_ISSUER, MCP_SERVER_URL, MCP_RESOURCE, and
     /// is stopped by process id when the run ends, whatever happens.
     #[arg(last = true, value_name = "SERVER COMMAND")]
     command: Vec<String>,
@@ -293,6 +294,14 @@ async fn server_env(s: &Session) -> Result<Vec<(String, String)>, CannotRun> {
         (
             "MOCK_AS_JWKS_URL".into(),
             info["jwks_uri"].as_str().unwrap_or_default().to_string(),
+        ),
+        (
+            "MOCK_AS_INBOUND_ISSUER".into(),
+            IssuerStyle::InboundApp.issuer(&s.mock.base, &pid, ""),
+        ),
+        (
+            "MOCK_AS_PROJECT_ISSUER".into(),
+            IssuerStyle::Project.issuer(&s.mock.base, &pid, ""),
         ),
         ("MOCK_AS_PROJECT_ID".into(), pid),
         ("MCP_SERVER_URL".into(), s.url.clone()),

@@ -39,6 +39,7 @@ pub(super) async fn mint_exact(
     let user = w.user().await;
     let req = MintRequest {
         server: Some(w.profile().mock_as.mcp_server_id.clone()),
+        issuer: w.profile().mint_issuer(),
         user: Some(user),
         client: Some(w.client_id.clone()),
         scopes: Some(scopes),
@@ -62,6 +63,29 @@ async fn token_for_resource(w: &mut AuthWorld, resource: &str, note: &str) {
     let scopes = valid_scopes(w.profile());
     let note = format!("{note} (aud names {resource})");
     mint_exact(w, resource, scopes, None, None, &note).await;
+}
+
+/// A token for another resource, to be refused. With the server entry's own issuer, `aud` has
+/// the entry's shape with `resource` in place of this server (so only the resource differs).
+/// With a project-level issuer (Inbound App, project OIDC) every genuine token of the project
+/// names the project id in `aud`, whichever app it was for, so a token *for another server* of
+/// such a project is one whose `aud` names only that server: the project id is left out.
+async fn token_for_other_resource(w: &mut AuthWorld, resource: &str, note: &str) {
+    if !w.profile().mock_as.issuer.project_audience() {
+        token_for_resource(w, resource, note).await;
+        return;
+    }
+    let scopes = valid_scopes(w.profile());
+    let note = format!("{note} (aud is only {resource}; the project id is left out)");
+    mint_exact(
+        w,
+        resource,
+        scopes,
+        None,
+        Some(json!({ "aud": [resource] })),
+        &note,
+    )
+    .await;
 }
 
 /// Another MCP server's URL on this server's origin: same scheme, host and port, path
@@ -108,7 +132,7 @@ fn trailing_slash_variant(resource: &str) -> String {
 
 #[given("a token whose audience is another MCP server")]
 async fn aud_other_server(w: &mut AuthWorld) {
-    token_for_resource(
+    token_for_other_resource(
         w,
         "https://other.example/mcp",
         "a token issued for another MCP server",
@@ -131,7 +155,7 @@ async fn aud_missing(w: &mut AuthWorld) {
 #[given("a token whose audience is another MCP server on the same origin")]
 async fn aud_same_origin_sibling(w: &mut AuthWorld) {
     let other = sibling_on_same_origin(w.profile().resource());
-    token_for_resource(
+    token_for_other_resource(
         w,
         &other,
         "a token issued for another MCP server on the same origin",
@@ -141,8 +165,14 @@ async fn aud_same_origin_sibling(w: &mut AuthWorld) {
 
 #[given("a token whose audience lists another MCP server and this one")]
 async fn aud_array_with_us(w: &mut AuthWorld) {
-    let resource = w.profile().resource().to_string();
-    let aud = json!(["https://other.example/mcp", resource]);
+    let p = w.profile();
+    let resource = p.resource().to_string();
+    // With a project-level issuer the project id is part of every genuine token's `aud`.
+    let aud = if p.mock_as.issuer.project_audience() {
+        json!(["https://other.example/mcp", p.mock_as.project_id, resource])
+    } else {
+        json!(["https://other.example/mcp", resource])
+    };
     let note = format!("a token whose aud is {aud}");
     w.mint(None, None, Some(json!({ "aud": aud })), &note).await;
 }

@@ -128,6 +128,7 @@ async fn probe_token(w: &mut AuthWorld) -> String {
     scopes.push(OUTBOUND_SCOPE.into());
     let req = MintRequest {
         server: Some(p.mock_as.mcp_server_id.clone()),
+        issuer: p.mint_issuer(),
         user: Some(user),
         client: Some(w.client_id.clone()),
         scopes: Some(scopes),
@@ -336,6 +337,7 @@ async fn token_without_outbound(w: &mut AuthWorld) {
         .collect();
     let req = MintRequest {
         server: Some(p.mock_as.mcp_server_id.clone()),
+        issuer: p.mint_issuer(),
         user: Some(user),
         client: Some(w.client_id.clone()),
         scopes: Some(scopes),

@@ -40,6 +40,7 @@ async fn mint_for(w: &AuthWorld, user: &str) -> String {
     }
     let req = MintRequest {
         server: Some(p.mock_as.mcp_server_id.clone()),
+        issuer: p.mint_issuer(),
         user: Some(user.to_string()),
         client: Some(w.client_id.clone()),
         scopes: Some(scopes),
