@@ -203,6 +203,20 @@ impl AppState {
         format!("{}/v1/apps/agentic/{}/{}", self.base_url, self.pid(), sid)
     }
 
+    /// The issuer of `style` for server `sid` (descope-api.md §1).
+    pub fn issuer_of(&self, style: crate::tokens::IssuerStyle, sid: &str) -> String {
+        style.issuer(&self.base_url, self.pid(), sid)
+    }
+
+    /// Whether `iss` is one of this project's issuers: a server entry's, the Inbound App
+    /// issuer `<base>/v1/apps/<pid>`, or the project OIDC issuer `<base>/<pid>`.
+    pub fn is_own_issuer(&self, iss: &str) -> bool {
+        use crate::tokens::IssuerStyle;
+        self.servers().iter().any(|s| self.issuer(&s.id) == iss)
+            || iss == self.issuer_of(IssuerStyle::InboundApp, "")
+            || iss == self.issuer_of(IssuerStyle::Project, "")
+    }
+
     /// The project's JWKS URL (discovery `jwks_uri`).
     pub fn jwks_uri(&self) -> String {
         format!("{}/{}/.well-known/jwks.json", self.base_url, self.pid())

@@ -89,6 +89,8 @@ pub struct Session {
     pub revoked_reason: Option<String>,
     /// Creation (mock time).
     pub created: i64,
+    /// Which issuer its tokens come from (the flow's endpoints decide; refreshes keep it).
+    pub issuer_style: crate::tokens::IssuerStyle,
 }
 
 /// A refresh token (opaque).
@@ -309,6 +311,7 @@ impl Store {
                 revoked: false,
                 revoked_reason: None,
                 created: now,
+                issuer_style: crate::tokens::IssuerStyle::McpServer,
             },
         );
         self.maybe_purge(now);

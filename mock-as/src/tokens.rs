@@ -71,7 +71,9 @@ impl Flaw {
             Flaw::WrongAud => {
                 "aud names only an unrelated resource (https://unrelated.invalid/mcp)"
             }
-            Flaw::SiblingAud => "a genuine token for another MCP server of the same project",
+            Flaw::SiblingAud => {
+                "a genuine token for another MCP server of the same project (project-level issuers: of another project)"
+            }
             Flaw::MissingScope => "no scope of the server; only openid",
             Flaw::AlgNone => "alg none with an empty signature",
             Flaw::Hs256PublicKey => "HS256 keyed with the RSA public key PEM (algorithm confusion)",
@@ -82,13 +84,63 @@ impl Flaw {
     }
 }
 
+/// Which of Descope's issuers a token comes from (descope-api.md §1 "URL layout", §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum IssuerStyle {
+    /// The MCP server's own issuer `<base>/v1/apps/agentic/<pid>/<sid>`; `aud` composed per
+    /// server entry (`audience`).
+    #[default]
+    #[serde(rename = "mcp-server")]
+    McpServer,
+    /// The project's Inbound App issuer `<base>/v1/apps/<pid>` (a real token in a public log:
+    /// `{"iss": "<base>/v1/apps/<pid>", "aud": ["<pid>"]}`).
+    #[serde(rename = "inbound-app")]
+    InboundApp,
+    /// The project OIDC issuer `<base>/<pid>` (Descope's OIDC endpoints, `/oauth2/v1/...`).
+    #[serde(rename = "project")]
+    Project,
+}
+
+impl IssuerStyle {
+    /// The name in the control API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssuerStyle::McpServer => "mcp-server",
+            IssuerStyle::InboundApp => "inbound-app",
+            IssuerStyle::Project => "project",
+        }
+    }
+
+    /// The issuer URL for `base`, project `pid`, server `sid`.
+    pub fn issuer(self, base: &str, pid: &str, sid: &str) -> String {
+        match self {
+            IssuerStyle::McpServer => format!("{base}/v1/apps/agentic/{pid}/{sid}"),
+            IssuerStyle::InboundApp => format!("{base}/v1/apps/{pid}"),
+            IssuerStyle::Project => format!("{base}/{pid}"),
+        }
+    }
+
+    /// Project-level styles put the project id in `aud` (plus an explicitly requested RFC 8707
+    /// resource) instead of composing it per server entry. A decision: Descope's exact
+    /// composition for these issuers is unconfirmed (README decisions table).
+    pub fn project_audience(self) -> bool {
+        self != IssuerStyle::McpServer
+    }
+}
+
+/// The project id a `sibling_aud` token of a project-level issuer names: another project's
+/// (28 characters, like every Descope project id).
+pub const SIBLING_PROJECT_ID: &str = "P2mockAsSiblingProject000001";
+
 /// Everything needed to compose one access token's claims.
 #[derive(Debug)]
 pub struct ClaimsInput<'a> {
     /// The server the token is for.
     pub server: &'a McpServer,
-    /// The issuer URL of that server.
+    /// The issuer URL (per [`IssuerStyle`]).
     pub issuer: String,
+    /// Whether `aud` is the project's ([`IssuerStyle::project_audience`]).
+    pub project_audience: bool,
     /// The project id.
     pub project_id: &'a str,
     /// `sub`: user id, or the client id for `client_credentials`.
@@ -119,14 +171,23 @@ pub fn random_id() -> String {
 pub fn claims(i: &ClaimsInput<'_>) -> Map<String, Value> {
     let resource = i.resource.unwrap_or(&i.server.url);
     let mut aud: Vec<&str> = Vec::new();
-    for m in &i.server.audience {
-        let v = match m {
-            AudMember::Project => i.project_id,
-            AudMember::Client => i.client_id,
-            AudMember::Resource => resource,
-        };
-        if !aud.contains(&v) {
-            aud.push(v);
+    if i.project_audience {
+        aud.push(i.project_id);
+        if let Some(r) = i.resource
+            && r != i.project_id
+        {
+            aud.push(r);
+        }
+    } else {
+        for m in &i.server.audience {
+            let v = match m {
+                AudMember::Project => i.project_id,
+                AudMember::Client => i.client_id,
+                AudMember::Resource => resource,
+            };
+            if !aud.contains(&v) {
+                aud.push(v);
+            }
         }
     }
     let mut c = Map::new();

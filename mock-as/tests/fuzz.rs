@@ -259,6 +259,7 @@ const CLIENT: &[&str] = &[
 ];
 const MINT: &[&str] = &[
     "server",
+    "issuer",
     "user",
     "client",
     "scopes",
@@ -327,6 +328,10 @@ const ROUTES: &[Route] = &[
     r(GET, "/v1/apps/{pid}/.well-known/oauth-authorization-server", K::Nothing, C::None, &[]),
     r(GET, "/.well-known/oauth-authorization-server/v1/apps/{pid}", K::Nothing, C::None, &[]),
     r(GET, "/.well-known/openid-configuration/v1/apps/{pid}", K::Nothing, C::None, &[]),
+    r(GET, "/{pid}/.well-known/openid-configuration", K::Nothing, C::None, &[]),
+    r(GET, "/{pid}/.well-known/oauth-authorization-server", K::Nothing, C::None, &[]),
+    r(GET, "/.well-known/oauth-authorization-server/{pid}", K::Nothing, C::None, &[]),
+    r(GET, "/.well-known/openid-configuration/{pid}", K::Nothing, C::None, &[]),
     // jwks
     r(GET, "/{pid}/.well-known/jwks.json", K::Nothing, C::None, &[]),
     r(GET, "/v2/keys/{pid}", K::Nothing, C::Pid, &[]),
@@ -359,6 +364,10 @@ const ROUTES: &[Route] = &[
     r(POST, "/oauth2/v1/apps/introspect", K::Form, C::Client, REVOKE),
     r(GET_POST, "/oauth2/v1/apps/{pid}/userinfo", K::Nothing, C::Access, &[]),
     r(GET_POST, "/oauth2/v1/apps/userinfo", K::Nothing, C::Access, &[]),
+    r(GET_POST, "/oauth2/v1/authorize", K::Form, C::None, AUTHZ),
+    r(POST, "/oauth2/v1/token", K::Form, C::Client, TOKEN),
+    r(POST, "/oauth2/v1/revoke", K::Form, C::Client, REVOKE),
+    r(GET_POST, "/oauth2/v1/userinfo", K::Nothing, C::Access, &[]),
     r(GET, "/v1/mgmt/license", K::Nothing, C::Mgmt, &[]),
     // control API
     r(GET, "/_mock/info", K::Nothing, C::Control, &[]),

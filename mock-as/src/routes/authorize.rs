@@ -21,7 +21,7 @@ use crate::policy::{Subject, filter};
 use crate::routes::token::{client_may_request, default_scopes, names_server, read_params};
 use crate::state::AppState;
 use crate::store::{AuthCode, Client, ClientOrigin};
-use crate::tokens::random_id;
+use crate::tokens::{IssuerStyle, random_id};
 
 const REPEATABLE: &[&str] = &["resource"];
 
@@ -32,7 +32,7 @@ pub async fn get_agentic(
     RawQuery(q): RawQuery,
 ) -> Response {
     match Params::parse(q.unwrap_or_default().as_bytes(), REPEATABLE) {
-        Ok(p) => authorize(st, Some((pid, sid)), p).await,
+        Ok(p) => authorize(st, Target::Agentic(pid, sid), p).await,
         Err(e) => OAuthError::invalid_request(e.to_string()).into_response(),
     }
 }
@@ -45,15 +45,16 @@ pub async fn post_agentic(
     body: Bytes,
 ) -> Response {
     match read_params(&headers, &body, REPEATABLE) {
-        Ok(p) => authorize(st, Some((pid, sid)), p).await,
+        Ok(p) => authorize(st, Target::Agentic(pid, sid), p).await,
         Err(e) => e.into_response(),
     }
 }
 
-/// `GET /oauth2/v1/apps/authorize?project_id=..&mcp_server_id=..`.
+/// `GET /oauth2/v1/apps/authorize`: with `mcp_server_id` (and `project_id`) a flow of that MCP
+/// server; without, the project's Inbound App flow (issuer `<base>/v1/apps/<pid>`).
 pub async fn get_generic(State(st): State<AppState>, RawQuery(q): RawQuery) -> Response {
     match Params::parse(q.unwrap_or_default().as_bytes(), REPEATABLE) {
-        Ok(p) => authorize(st, None, p).await,
+        Ok(p) => authorize(st, Target::Generic, p).await,
         Err(e) => OAuthError::invalid_request(e.to_string()).into_response(),
     }
 }
@@ -61,24 +62,78 @@ pub async fn get_generic(State(st): State<AppState>, RawQuery(q): RawQuery) -> R
 /// `POST /oauth2/v1/apps/authorize`.
 pub async fn post_generic(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match read_params(&headers, &body, REPEATABLE) {
-        Ok(p) => authorize(st, None, p).await,
+        Ok(p) => authorize(st, Target::Generic, p).await,
         Err(e) => e.into_response(),
     }
 }
 
-async fn authorize(st: AppState, path: Option<(String, String)>, p: Params) -> Response {
+/// `GET /oauth2/v1/authorize`: the project OIDC flow (issuer `<base>/<pid>`, Descope's "OIDC
+/// Endpoints Quickstart").
+pub async fn get_project(State(st): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    match Params::parse(q.unwrap_or_default().as_bytes(), REPEATABLE) {
+        Ok(p) => authorize(st, Target::Project, p).await,
+        Err(e) => OAuthError::invalid_request(e.to_string()).into_response(),
+    }
+}
+
+/// `POST /oauth2/v1/authorize`.
+pub async fn post_project(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match read_params(&headers, &body, REPEATABLE) {
+        Ok(p) => authorize(st, Target::Project, p).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Which endpoint an authorization request came to.
+enum Target {
+    /// `/oauth2/v1/apps/agentic/{pid}/{sid}/authorize`.
+    Agentic(String, String),
+    /// `/oauth2/v1/apps/authorize`.
+    Generic,
+    /// `/oauth2/v1/authorize`.
+    Project,
+}
+
+/// The server entry of a project-level flow: the one a `resource` names, else the client's first
+/// server, else the first configured one. `project_id`, when given, must be this project's.
+fn project_flow_server(st: &AppState, p: &Params) -> Result<(String, String), OAuthError> {
+    let pid = p.get("project_id").unwrap_or(st.pid()).to_string();
+    let servers = st.servers();
+    let by_resource = p
+        .all("resource")
+        .iter()
+        .find_map(|r| servers.iter().find(|s| names_server(s, r)));
+    let by_client = p.get("client_id").and_then(|c| {
+        let store = st.store();
+        let first = store.clients.get(c)?.cfg.servers.first()?.clone();
+        servers.iter().find(|s| s.id == first).cloned()
+    });
+    let server = by_resource
+        .cloned()
+        .or(by_client)
+        .or_else(|| servers.first().cloned())
+        .ok_or_else(|| OAuthError::invalid_request("the project has no MCP server entry"))?;
+    Ok((pid, server.id.clone()))
+}
+
+async fn authorize(st: AppState, target: Target, p: Params) -> Response {
     // 1. Which server. Errors here are direct: no redirect URI is trusted yet.
-    let (pid, sid) = match path {
-        Some(ps) => ps,
-        None => match (p.get("project_id"), p.get("mcp_server_id")) {
-            (Some(pid), Some(sid)) => (pid.to_string(), sid.to_string()),
-            _ => {
-                return OAuthError::invalid_request(
-                    "project_id and mcp_server_id are required on /oauth2/v1/apps/authorize",
-                )
-                .into_response();
+    let resolved = match target {
+        Target::Agentic(pid, sid) => Ok((pid, sid, IssuerStyle::McpServer)),
+        Target::Generic => match (p.get("project_id"), p.get("mcp_server_id")) {
+            (Some(pid), Some(sid)) => {
+                Ok((pid.to_string(), sid.to_string(), IssuerStyle::McpServer))
             }
+            (None, Some(_)) => Err(OAuthError::invalid_request(
+                "project_id is required with mcp_server_id on /oauth2/v1/apps/authorize",
+            )),
+            _ => project_flow_server(&st, &p).map(|(a, b)| (a, b, IssuerStyle::InboundApp)),
         },
+        Target::Project => project_flow_server(&st, &p).map(|(a, b)| (a, b, IssuerStyle::Project)),
+    };
+    let (pid, sid, style) = match resolved {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
     };
     let Some(server) = (pid == st.pid()).then(|| st.server(&sid)).flatten() else {
         return OAuthError::invalid_request(format!("no MCP server {sid:?} in project {pid:?}"))
@@ -109,7 +164,7 @@ async fn authorize(st: AppState, path: Option<(String, String)>, p: Params) -> R
         ))
         .into_response();
     }
-    let issuer = st.issuer(&sid);
+    let issuer = st.issuer_of(style, &sid);
     let state_param = p.get("state").map(str::to_string);
     let fail = |error: &str, description: String| {
         redirect_error(
@@ -238,6 +293,9 @@ async fn authorize(st: AppState, path: Option<(String, String)>, p: Params) -> R
     {
         let mut store = st.store();
         let session = store.new_session(Some(&user.id), client_id, &sid, &granted, now);
+        if let Some(s) = store.sessions.get_mut(&session) {
+            s.issuer_style = style;
+        }
         store.codes.insert(
             code.clone(),
             AuthCode {

@@ -127,8 +127,7 @@ fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, DescopeError> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let agentic = format!("{}/v1/apps/agentic/{}/", st.base_url, st.pid());
-    let legacy = format!("{}/v1/apps/{}", st.base_url, st.pid());
-    if !(iss.starts_with(&agentic) || iss == legacy) {
+    if !(iss.starts_with(&agentic) || st.is_own_issuer(iss)) {
         return Err(unauthorized(format!(
             "the access token's issuer {iss:?} is not of project {:?}",
             st.pid()

@@ -18,7 +18,7 @@ use crate::policy::Rule;
 use crate::routes::token::{Issue, issue_access_token};
 use crate::state::{AppState, wall_millis};
 use crate::store::{Client, ClientOrigin, ConnToken, Fault};
-use crate::tokens::Flaw;
+use crate::tokens::{Flaw, IssuerStyle};
 use axum::Json;
 
 /// The control routes, nested under `/_mock`.
@@ -98,6 +98,16 @@ async fn info(State(st): State<AppState>) -> R {
         "jwks_uri": st.jwks_uri(),
         "sdk_jwks_uri": format!("{}/v2/keys/{}", st.base_url, st.pid()),
         "servers": servers,
+        "issuers": {
+            "inbound-app": {
+                "issuer": st.issuer_of(IssuerStyle::InboundApp, ""),
+                "well_known": format!("{}/.well-known/openid-configuration", st.issuer_of(IssuerStyle::InboundApp, "")),
+            },
+            "project": {
+                "issuer": st.issuer_of(IssuerStyle::Project, ""),
+                "well_known": format!("{}/.well-known/openid-configuration", st.issuer_of(IssuerStyle::Project, "")),
+            },
+        },
         "default_user": st.config.project.default_user,
         "tenants": st.config.tenants.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
         "users": store.users.keys().collect::<Vec<_>>(),
@@ -200,6 +210,10 @@ struct MintRequest {
     /// MCP server id; default: the first configured server.
     #[serde(default)]
     server: Option<String>,
+    /// Which issuer: `mcp-server` (default, the server entry's own), `inbound-app`
+    /// (`<base>/v1/apps/<pid>`) or `project` (`<base>/<pid>`); descope-api.md §1, §4.1.
+    #[serde(default)]
+    issuer: IssuerStyle,
     /// User id or login id; absent = a client token (`sub` = client id).
     #[serde(default)]
     user: Option<String>,
@@ -266,6 +280,7 @@ async fn mint(State(st): State<AppState>, Json(m): Json<MintRequest>) -> R {
         &st,
         &Issue {
             server: &server,
+            style: m.issuer,
             sub: &sub,
             client_id: &client,
             scopes: &scopes,
@@ -294,6 +309,7 @@ async fn mint(State(st): State<AppState>, Json(m): Json<MintRequest>) -> R {
         .unwrap_or(Value::Null);
     ok(
         json!({"access_token": jwt, "header": header, "claims": claims, "flaw": m.flaw,
+              "issuer": m.issuer,
               "flaw_description": m.flaw.map(Flaw::describe)}),
     )
 }

@@ -1,7 +1,8 @@
 //! Authorization server metadata (RFC 8414) and OpenID discovery, in Descope's layout
 //! (descope-api.md §1-§2), at every URL MCP clients try (mcp-server-auth.md §2.1):
 //! `<issuer>/.well-known/{openid-configuration,oauth-authorization-server}`, the RFC 8414 §3.1
-//! path-inserted forms, and the legacy project issuer `/v1/apps/<pid>/.well-known/...`.
+//! path-inserted forms, the legacy project issuer `/v1/apps/<pid>/.well-known/...` (Inbound
+//! Apps), and the project OIDC issuer `/<pid>/.well-known/...`.
 //! `issuer` is byte-identical to the prefix the document was fetched under (RFC 8414 §3.3).
 
 use axum::Router;
@@ -48,6 +49,53 @@ pub fn routes() -> Router<AppState> {
             "/.well-known/openid-configuration/v1/apps/{pid}",
             get(legacy),
         )
+        .route("/{pid}/.well-known/openid-configuration", get(project))
+        .route(
+            "/{pid}/.well-known/oauth-authorization-server",
+            get(project),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/{pid}",
+            get(project),
+        )
+        .route("/.well-known/openid-configuration/{pid}", get(project))
+}
+
+/// The project OIDC issuer `<base>/<pid>` (Descope's published API: `/{projectId}/.well-known/
+/// openid-configuration`, `/{projectId}/.well-known/oauth-authorization-server`,
+/// `/.well-known/oauth-authorization-server/{projectId}`), with Descope's OIDC endpoints
+/// (`/oauth2/v1/{authorize,token,userinfo,revoke}`, docs "OIDC Endpoints Quickstart"). Tokens
+/// of this issuer: [`crate::tokens::IssuerStyle::Project`].
+async fn project(State(st): State<AppState>, Path(pid): Path<String>) -> Response {
+    if pid != st.pid() {
+        return unknown(&format!("unknown project {pid:?}"));
+    }
+    let base = &st.base_url;
+    let mut doc = common(&st);
+    let o = doc.as_object_mut().expect("object literal");
+    o.insert("issuer".into(), json!(format!("{base}/{pid}")));
+    for (k, path) in [
+        ("authorization_endpoint", "authorize"),
+        ("token_endpoint", "token"),
+        ("userinfo_endpoint", "userinfo"),
+        ("revocation_endpoint", "revoke"),
+    ] {
+        o.insert(k.into(), json!(format!("{base}/oauth2/v1/{path}")));
+    }
+    o.insert("scopes_supported".into(), json!(project_scopes(&st)));
+    axum::Json(doc).into_response()
+}
+
+/// Every scope of every server entry, sorted.
+fn project_scopes(st: &AppState) -> Vec<String> {
+    let mut scopes: Vec<String> = st
+        .servers()
+        .iter()
+        .flat_map(|s| s.scopes_supported())
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes
 }
 
 fn unknown(what: &str) -> Response {
@@ -104,14 +152,7 @@ async fn legacy(State(st): State<AppState>, Path(pid): Path<String>) -> Response
         "token_endpoint".into(),
         json!(format!("{base}/oauth2/v1/apps/token")),
     );
-    let mut scopes: Vec<String> = st
-        .servers()
-        .iter()
-        .flat_map(|s| s.scopes_supported())
-        .collect();
-    scopes.sort();
-    scopes.dedup();
-    o.insert("scopes_supported".into(), json!(scopes));
+    o.insert("scopes_supported".into(), json!(project_scopes(&st)));
     axum::Json(doc).into_response()
 }
 

@@ -90,6 +90,17 @@ pub fn router(state: AppState) -> Router {
             "/oauth2/v1/apps/userinfo",
             get(userinfo::generic).post(userinfo::generic),
         )
+        // Descope's project OIDC endpoints (issuer `<base>/<pid>`, discovery.rs `project`).
+        .route(
+            "/oauth2/v1/authorize",
+            get(authorize::get_project).post(authorize::post_project),
+        )
+        .route("/oauth2/v1/token", post(token::generic))
+        .route("/oauth2/v1/revoke", post(revoke::revoke_generic))
+        .route(
+            "/oauth2/v1/userinfo",
+            get(userinfo::generic).post(userinfo::generic),
+        )
         .route("/v1/mgmt/license", get(mgmt::license))
         .nest("/_mock", control::routes())
         .fallback(not_found)

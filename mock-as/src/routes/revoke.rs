@@ -164,8 +164,7 @@ fn introspect(st: AppState, headers: HeaderMap, body: Bytes) -> Response {
                 let jti = c.get("jti").and_then(Value::as_str).unwrap_or_default();
                 let iss = c.get("iss").and_then(Value::as_str).unwrap_or_default();
                 // A token with someone else's issuer is foreign, whoever signed it.
-                let ours = st.servers().iter().any(|s| st.issuer(&s.id) == iss)
-                    || iss == format!("{}/v1/apps/{}", st.base_url, st.pid());
+                let ours = st.is_own_issuer(iss);
                 if !ours || st.store().is_revoked(jti) {
                     inactive
                 } else {

@@ -14,7 +14,7 @@ use crate::parse::{Params, check_verifier, parse_basic, parse_scope, s256};
 use crate::routes::Credential;
 use crate::state::AppState;
 use crate::store::{Client, ClientOrigin, RefreshToken};
-use crate::tokens::{ClaimsInput, Flaw, claims, random_id, sign};
+use crate::tokens::{ClaimsInput, Flaw, IssuerStyle, SIBLING_PROJECT_ID, claims, random_id, sign};
 
 /// Read an OAuth request body: `application/x-www-form-urlencoded` (what clients send) or JSON
 /// (how Descope documents its token endpoint). Parameters may not repeat, except `repeatable`.
@@ -214,6 +214,8 @@ pub fn default_scopes(client: &Client, server: &McpServer) -> Vec<String> {
 pub struct Issue<'a> {
     /// The server.
     pub server: &'a McpServer,
+    /// Which issuer signs (the server entry's own by default).
+    pub style: IssuerStyle,
     /// `sub`.
     pub sub: &'a str,
     /// The client.
@@ -238,6 +240,15 @@ pub struct Issue<'a> {
     pub remove: &'a [String],
 }
 
+/// The issuer style of a grant (the authorization request's endpoints chose it).
+fn session_style(st: &AppState, session_id: &str) -> IssuerStyle {
+    st.store()
+        .sessions
+        .get(session_id)
+        .map(|s| s.issuer_style)
+        .unwrap_or_default()
+}
+
 /// Compose, sign and record an access token. Returns the JWT and its claims.
 pub fn issue_access_token(
     st: &AppState,
@@ -246,7 +257,8 @@ pub fn issue_access_token(
     let now = st.now();
     let input = ClaimsInput {
         server: i.server,
-        issuer: st.issuer(&i.server.id),
+        issuer: st.issuer_of(i.style, &i.server.id),
+        project_audience: i.style.project_audience(),
         project_id: st.pid(),
         sub: i.sub,
         client_id: i.client_id,
@@ -261,22 +273,33 @@ pub fn issue_access_token(
     if let Some(flaw) = i.flaw {
         // Another server entry of the project; with none configured, a stand-in on the same
         // origin (so the flaw still yields a token for another server, never a valid one).
-        let sibling = (flaw == Flaw::SiblingAud)
-            .then(|| {
-                st.servers()
-                    .into_iter()
-                    .find(|s| s.id != i.server.id)
-                    .unwrap_or_else(|| std::sync::Arc::new(i.server.stand_in_sibling()))
-            })
-            .map(|sib| {
-                let sib_input = ClaimsInput {
-                    server: &sib,
-                    issuer: st.issuer(&sib.id),
-                    resource: None,
-                    ..input
-                };
-                claims(&sib_input)
-            });
+        let sibling = if flaw != Flaw::SiblingAud {
+            None
+        } else if i.style.project_audience() {
+            // Every app of a project shares a project-level issuer and `aud`: the counterpart
+            // is a genuine-looking token of another project (signed by our key, a stand-in
+            // for that project's).
+            let mut s = Map::new();
+            s.insert(
+                "iss".into(),
+                json!(i.style.issuer(&st.base_url, SIBLING_PROJECT_ID, "")),
+            );
+            s.insert("aud".into(), json!([SIBLING_PROJECT_ID]));
+            Some(s)
+        } else {
+            let sib = st
+                .servers()
+                .into_iter()
+                .find(|s| s.id != i.server.id)
+                .unwrap_or_else(|| std::sync::Arc::new(i.server.stand_in_sibling()));
+            let sib_input = ClaimsInput {
+                server: &sib,
+                issuer: st.issuer(&sib.id),
+                resource: None,
+                ..input
+            };
+            Some(claims(&sib_input))
+        };
         crate::tokens::apply_claim_flaw(&mut c, flaw, now, sibling);
     }
     if let Some(extra) = i.extra {
@@ -498,10 +521,12 @@ fn code_grant(
     };
     let scopes = narrowed(p, &code.scopes)?;
     let user = st.store().users.get(&code.user_id).cloned();
+    let style = session_style(st, &code.session_id);
     let (access, _) = issue_access_token(
         st,
         &Issue {
             server,
+            style,
             sub: &code.user_id,
             client_id: &code.client_id,
             scopes: &scopes,
@@ -609,10 +634,12 @@ fn refresh_grant(
     }
     let scopes = narrowed(p, &rt.scopes)?;
     let user = st.store().users.get(&rt.user_id).cloned();
+    let style = session_style(st, &rt.session_id);
     let (access, _) = issue_access_token(
         st,
         &Issue {
             server,
+            style,
             sub: &rt.user_id,
             client_id: &rt.client_id,
             scopes: &scopes,
@@ -707,6 +734,7 @@ fn client_credentials(
         st,
         &Issue {
             server,
+            style: IssuerStyle::McpServer,
             sub: &client.cfg.id,
             client_id: &client.cfg.id,
             scopes: &scopes,

@@ -56,7 +56,7 @@ fn is_mcp_token(st: &AppState, tok: &str) -> bool {
         .get("iss")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    iss.starts_with(&format!("{}/v1/apps/", st.base_url))
+    iss.starts_with(&format!("{}/v1/apps/", st.base_url)) || st.is_own_issuer(iss)
 }
 
 fn refuse(error: &str, message: String, passthrough: bool) -> Response {
