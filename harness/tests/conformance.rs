@@ -5,7 +5,10 @@
 //! the in-process reference server twice: validating JWTs locally, then by introspection at
 //! mock-as (so the introspection-only scenarios run too), each first with the reference
 //! profile, then with no profile (everything learned from the wire); `--introspect` runs only
-//! the introspection runs, `--no-profile` only the no-profile ones.
+//! the introspection runs, `--no-profile` only the no-profile ones. Then the reference server
+//! set up the way Descope's "use Inbound Apps directly" guides set servers up: trusting the
+//! project's Inbound App issuer (with the reference profile and without), and the project OIDC
+//! issuer (without).
 //! libtest's own flags (`--nocapture`, `--test-threads`, a
 //! name filter) are accepted, so `cargo test` with them still works.
 
@@ -13,6 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use harness::profile::IssuerStyle;
 use harness::runner::{self, ReferenceMode, RunOptions, RunResult};
 
 /// mcp-authcheck: drive an MCP server through the authorization requirements.
@@ -130,7 +134,7 @@ fn main() -> ExitCode {
     let in_process = opts.profile.is_none() && flaw.is_none();
     // (title, mode, wire only, report subdirectory) of each in-process run.
     type Run = (&'static str, Option<ReferenceMode>, bool, &'static str);
-    let all: [Run; 5] = [
+    let all: [Run; 8] = [
         (
             "reference server, validating JWTs locally",
             Some(ReferenceMode::Jwt),
@@ -161,6 +165,24 @@ fn main() -> ExitCode {
             true,
             "stateless",
         ),
+        (
+            "reference server trusting the project's Inbound App issuer <base>/v1/apps/<pid>",
+            Some(ReferenceMode::Jwt),
+            false,
+            "inbound-app",
+        ),
+        (
+            "reference server trusting the project's Inbound App issuer, no profile (learned from the wire)",
+            Some(ReferenceMode::Jwt),
+            true,
+            "no-profile-inbound-app",
+        ),
+        (
+            "reference server trusting the project OIDC issuer <base>/<pid>, no profile (learned from the wire)",
+            Some(ReferenceMode::Jwt),
+            true,
+            "no-profile-project",
+        ),
     ];
     let runs: Vec<Run> = if !in_process {
         vec![("", None, cli.no_profile && opts.profile.is_none(), "")]
@@ -177,6 +199,13 @@ fn main() -> ExitCode {
         let mut o = opts.clone();
         o.wire_only = *wire_only;
         o.stateless_reference = *sub == "stateless";
+        o.reference_issuer = if sub.ends_with("inbound-app") {
+            IssuerStyle::InboundApp
+        } else if sub.ends_with("project") {
+            IssuerStyle::Project
+        } else {
+            IssuerStyle::McpServer
+        };
         if !sub.is_empty()
             && let Some(d) = &opts.report_dir
         {

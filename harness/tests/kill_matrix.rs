@@ -8,10 +8,16 @@
 //! learned from the wire by the probe; only the in-process server's cache windows are given,
 //! which no wire can tell). `--mode profile` or `--mode no-profile` runs one. A run that cannot
 //! start (the probe refuses the mutant) counts as a survivor: the mutant was not tested.
+//!
+//! A third mode, also run by default (`--mode issuers` alone): the reference server trusting the
+//! project's Inbound App issuer, then the project OIDC issuer (Descope's "use Inbound Apps
+//! directly" setups), no profile, with the mutants whose flaw is about issuer and audience —
+//! the checks whose meaning changes when `aud` is the project id.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
+use harness::profile::IssuerStyle;
 use harness::runner::{RunOptions, run_reference};
 use reference_server::Flaw;
 
@@ -37,15 +43,22 @@ fn main() -> ExitCode {
         .and_then(|i| args.get(i + 1))
         .map(String::as_str)
         .unwrap_or("both");
-    let modes: Vec<(&str, bool)> = match mode {
-        "profile" => vec![("with the reference profile", false)],
-        "no-profile" => vec![("with no profile (learned from the wire)", true)],
-        "both" => vec![
-            ("with the reference profile", false),
-            ("with no profile (learned from the wire)", true),
-        ],
+    let (modes, issuers): (Vec<(&str, bool)>, bool) = match mode {
+        "profile" => (vec![("with the reference profile", false)], false),
+        "no-profile" => (
+            vec![("with no profile (learned from the wire)", true)],
+            false,
+        ),
+        "issuers" => (Vec::new(), true),
+        "both" => (
+            vec![
+                ("with the reference profile", false),
+                ("with no profile (learned from the wire)", true),
+            ],
+            true,
+        ),
         other => {
-            eprintln!("error: --mode {other:?}: expected profile, no-profile or both");
+            eprintln!("error: --mode {other:?}: expected profile, no-profile, issuers or both");
             return ExitCode::from(2);
         }
     };
@@ -61,7 +74,31 @@ fn main() -> ExitCode {
             ..RunOptions::default()
         };
         println!("== kill matrix {title}");
-        runs += matrix(&rt, &opts, wire_only, &mut survivors);
+        runs += matrix(&rt, &opts, &Flaw::ALL, "", wire_only, &mut survivors);
+    }
+    if issuers {
+        for (style, title) in [
+            (
+                IssuerStyle::InboundApp,
+                "trusting the Inbound App issuer <base>/v1/apps/<pid>",
+            ),
+            (
+                IssuerStyle::Project,
+                "trusting the project OIDC issuer <base>/<pid>",
+            ),
+        ] {
+            let opts = RunOptions {
+                report_dir: None,
+                strict: true,
+                concurrency: 32,
+                wire_only: true,
+                reference_issuer: style,
+                ..RunOptions::default()
+            };
+            println!("== kill matrix {title}, no profile");
+            let tag = format!(" ({}, no profile)", style.as_str());
+            runs += matrix(&rt, &opts, &ISSUER_MUTANTS, &tag, true, &mut survivors);
+        }
     }
     println!(
         "{runs} mutant runs, {} survived, {:.1} s",
@@ -83,21 +120,37 @@ fn main() -> ExitCode {
     }
 }
 
-/// Run every mutant with `opts`; survivors are added (tagged with the mode). Returns the number
-/// of mutants run.
+/// The mutants whose flaw is about the issuer or the audience: run again with the reference
+/// server trusting a project-level issuer.
+const ISSUER_MUTANTS: [Flaw; 3] = [
+    Flaw::NoAudienceCheck,
+    Flaw::NoIssuerCheck,
+    Flaw::IssuerSuffixMatch,
+];
+
+/// Run each of `flaws` with `opts`; survivors are added (tagged with the mode, or `tag` when
+/// given). Returns the number of mutants run.
 fn matrix(
     rt: &tokio::runtime::Runtime,
     opts: &RunOptions,
+    flaws: &[Flaw],
+    tag: &str,
     wire_only: bool,
     survivors: &mut Vec<String>,
 ) -> usize {
-    let tag = if wire_only { " (no profile)" } else { "" };
+    let tag = if !tag.is_empty() {
+        tag
+    } else if wire_only {
+        " (no profile)"
+    } else {
+        ""
+    };
     println!(
         "{:<28} | {:<8} | failing requirements (mapped ones marked *)",
         "mutant", "verdict"
     );
     println!("{}", "-".repeat(100));
-    for flaw in Flaw::ALL {
+    for &flaw in flaws {
         let res = match rt.block_on(run_reference(Some(flaw), opts)) {
             Ok(r) => r,
             Err(e) => {
@@ -138,5 +191,5 @@ fn matrix(
         }
     }
     println!("{}", "-".repeat(100));
-    Flaw::ALL.len()
+    flaws.len()
 }

@@ -73,6 +73,8 @@ enum PrmAt {
     PathSuffixed,
     /// `/.well-known/oauth-protected-resource` only.
     Root,
+    /// Nowhere: no metadata at all (404 at both locations).
+    Nowhere,
 }
 
 /// How the fake refuses a tool call whose token lacks the tool's scope.
@@ -169,7 +171,7 @@ async fn start_fake(mock: &Mock, cfg: FakeConfig) -> Fake {
     let url = format!("{origin}/mcp");
     let prm_path = match cfg.prm_at {
         PrmAt::PathSuffixed => "/.well-known/oauth-protected-resource/mcp",
-        PrmAt::Root => "/.well-known/oauth-protected-resource",
+        PrmAt::Root | PrmAt::Nowhere => "/.well-known/oauth-protected-resource",
     };
     let prm_url = format!("{origin}{prm_path}");
     let state = Arc::new(FakeState {
@@ -186,9 +188,11 @@ async fn start_fake(mock: &Mock, cfg: FakeConfig) -> Fake {
             .build()
             .unwrap(),
     });
-    let app = Router::new()
-        .route("/mcp", post(mcp))
-        .route(prm_path, get(prm))
+    let mut app = Router::new().route("/mcp", post(mcp));
+    if state.cfg.prm_at != PrmAt::Nowhere {
+        app = app.route(prm_path, get(prm));
+    }
+    let app = app
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state);
     let (tx, rx) = oneshot::channel::<()>();
@@ -922,4 +926,102 @@ async fn the_revision_is_the_one_initialize_answers() {
     );
     assert!(how(&r, "server.protocol_version").contains("2025-06-18"));
     assert_eq!(tool(&r, "admin_action").scopes, strings(&["mcp:admin"]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which of Descope's issuers the server trusts: its own MCP-server issuer, the project's
+// Inbound App issuer, or the project OIDC issuer (descope-api.md §1, §4.1).
+
+#[tokio::test]
+async fn an_inbound_app_issuer_named_by_the_prm_is_learned() {
+    let mock = start_mock().await;
+    let inbound = format!("{}/v1/apps/{PROJECT}", mock.base);
+    let fake = start_fake(
+        &mock,
+        FakeConfig {
+            issuer: Some(inbound.clone()),
+            // Descope's Inbound App tokens name the project in `aud`.
+            audience: Res::Other(PROJECT.into()),
+            ..FakeConfig::default()
+        },
+    )
+    .await;
+    let r = run_probe(&mock, &fake.url).await.unwrap();
+    assert_eq!(
+        table_str(&r, "mock_as", "issuer"),
+        Some("inbound-app"),
+        "{r:#?}"
+    );
+    let h = how(&r, "mock_as.issuer");
+    assert!(
+        h.contains("protected resource metadata names") && h.contains(&inbound),
+        "{h}"
+    );
+    // The rest of the probe ran on those tokens.
+    assert_eq!(tool(&r, "admin_action").scopes, strings(&["mcp:admin"]));
+}
+
+#[tokio::test]
+async fn without_metadata_each_issuer_is_offered_and_the_accepted_one_kept() {
+    let mock = start_mock().await;
+    let project = format!("{}/{PROJECT}", mock.base);
+    let fake = start_fake(
+        &mock,
+        FakeConfig {
+            issuer: Some(project.clone()),
+            audience: Res::Other(PROJECT.into()),
+            prm_at: PrmAt::Nowhere,
+            challenge_names_prm: false,
+            ..FakeConfig::default()
+        },
+    )
+    .await;
+    let r = run_probe(&mock, &fake.url).await.unwrap();
+    assert_eq!(
+        table_str(&r, "mock_as", "issuer"),
+        Some("project"),
+        "{r:#?}"
+    );
+    let h = how(&r, "mock_as.issuer");
+    assert!(
+        h.contains(&project) && h.contains("tried in turn") && h.contains(&mock.issuer()),
+        "says what it tried: {h}"
+    );
+}
+
+#[tokio::test]
+async fn the_profiles_issuer_is_the_only_one_tried() {
+    // The fake trusts the Inbound App issuer; the profile insists on the project issuer: the
+    // probe must not fall back to another style behind the user's back.
+    let mock = start_mock().await;
+    let fake = start_fake(
+        &mock,
+        FakeConfig {
+            issuer: Some(format!("{}/v1/apps/{PROJECT}", mock.base)),
+            audience: Res::Other(PROJECT.into()),
+            ..FakeConfig::default()
+        },
+    )
+    .await;
+    let hints = Hints {
+        issuer: Some(harness::profile::IssuerStyle::Project),
+        ..Hints::default()
+    };
+    let opts = ProbeOptions {
+        url: fake.url.clone(),
+        timeout: TIMEOUT,
+    };
+    let e = tokio::time::timeout(
+        RUN_BOUND,
+        harness::probe::probe(&opts, &mock.client, &hints),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(e.0.contains(&fake.url), "{e}");
+    assert!(
+        e.0.contains("mock_as.issuer = \"project\"") && e.0.contains("/v1/apps/"),
+        "names the issuer the server wants and the field that ruled it out: {e}"
+    );
+    assert!(!e.0.contains('\n'), "one line: {e}");
 }
