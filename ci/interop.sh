@@ -28,6 +28,7 @@ NODE_DIR="$INTEROP/node"
 # name | profile | command (runs under sh -c with the variables mcp-authcheck exports)
 SERVERS=(
   "fastmcp-jwt|fixtures/profiles/fastmcp-jwt.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" exec '$PEERS_PY' fixtures/third-party/fastmcp-jwt/server.py"
+  "fastmcp-jwt-inbound|fixtures/profiles/fastmcp-jwt-inbound.toml|exec '$PEERS_PY' fixtures/third-party/fastmcp-jwt-inbound/server.py"
   "fastmcp-descope|fixtures/profiles/fastmcp-descope.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" DESCOPE_CONFIG_URL=\"\$MOCK_AS_WELL_KNOWN\" exec '$PEERS_PY' fixtures/third-party/fastmcp-descope/server.py"
   "python-sdk|fixtures/profiles/python-sdk.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" exec '$PEERS_PY' fixtures/third-party/python-sdk/server.py"
   "ts-sdk|fixtures/profiles/ts-sdk.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" NODE_PATH='$NODE_DIR/node_modules' exec node fixtures/third-party/ts-sdk/server.mjs"
