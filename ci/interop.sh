@@ -24,6 +24,7 @@ INTEROP="$CACHE_ROOT/interop"
 PEERS_PY="$INTEROP/python-peers/bin/python"
 DESCOPE_PY="$INTEROP/python-descope/bin/python"
 NODE_DIR="$INTEROP/node"
+NODE_SDK_DIR="$INTEROP/node-sdk"
 
 # name | profile | command (runs under sh -c with the variables mcp-authcheck exports)
 SERVERS=(
@@ -33,6 +34,7 @@ SERVERS=(
   "python-sdk|fixtures/profiles/python-sdk.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" exec '$PEERS_PY' fixtures/third-party/python-sdk/server.py"
   "ts-sdk|fixtures/profiles/ts-sdk.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" NODE_PATH='$NODE_DIR/node_modules' exec node fixtures/third-party/ts-sdk/server.mjs"
   "descope-mcp|fixtures/profiles/descope-mcp.toml|exec '$DESCOPE_PY' fixtures/third-party/descope-mcp/server.py --base-url \"\$MOCK_AS_URL\" --project-id \"\$MOCK_AS_PROJECT_ID\" --well-known-url \"\$MOCK_AS_WELL_KNOWN\" --resource \"\$MCP_RESOURCE\""
+  "node-sdk|fixtures/profiles/node-sdk.toml|NODE_PATH='$NODE_SDK_DIR/node_modules' exec node fixtures/third-party/node-sdk/server.mjs"
 )
 CLIENTS=(ts-oauth-client)
 
@@ -48,6 +50,7 @@ echo "interop: installing pinned peers"
 ensure_venv "$INTEROP/python-peers" fixtures/third-party/python/requirements.txt fastmcp mcp
 ensure_venv "$INTEROP/python-descope" fixtures/third-party/descope-mcp/requirements.txt descope descope_mcp mcp
 ensure_npm "$NODE_DIR" fixtures/third-party/ts-sdk
+ensure_npm "$NODE_SDK_DIR" fixtures/third-party/node-sdk
 echo "interop: building mock-as, the reference server and mcp-authcheck"
 cargo build -q -p mock-as -p reference-server -p harness --bins </dev/null
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps </dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
