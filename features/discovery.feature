@@ -64,6 +64,6 @@ Feature: Discovery
     Then the challenge has no error attribute
 
   @req-12 @must @until-2025-03-26
-  Scenario: A 2025-03-26 server that is its own authorization server publishes its metadata
-    When the client fetches the protected resource metadata
-    Then the metadata lists at least one authorization server
+  Scenario: A 2025-03-26 server publishes authorization server metadata at its origin
+    When the client fetches the authorization server metadata at the server's origin
+    Then it is authorization server metadata, or the origin serves the default authorization endpoints

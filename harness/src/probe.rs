@@ -645,7 +645,7 @@ pub async fn probe(
         if let (Some(r), Some((u, _))) = (&prm_resource, &prm) {
             resources.push((
                 r.clone(),
-                format!("the protected resource metadata's resource ({u})"),
+                format!("the resource named by the protected resource metadata at {u}"),
             ));
         }
         if prm_resource.as_deref() != Some(url.as_str()) {

@@ -266,12 +266,14 @@ pub fn junit(records: &[Record], expected: &BTreeMap<String, String>, strict: bo
     out
 }
 
-/// Spec references from the `@since-*` tag.
+/// Spec references from the `@since-*` tag (or `@until-*` for an item that only older
+/// revisions have, e.g. 2025-03-26's authorization base URL).
 fn spec_refs(r: &Record) -> Value {
     let rev = r
         .tags
         .iter()
         .find_map(|t| t.strip_prefix("since-"))
+        .or_else(|| r.tags.iter().find_map(|t| t.strip_prefix("until-")))
         .unwrap_or("2025-06-18");
     json!([{ "id": format!("MCP-Authorization-{rev}"),
              "url": format!("https://modelcontextprotocol.io/specification/{rev}/basic/authorization") }])

@@ -45,6 +45,9 @@ pub struct RunOptions {
     /// In-process reference runs: the Descope issuer the reference server trusts (its own
     /// MCP-server issuer, the project's Inbound App issuer, or the project OIDC issuer).
     pub reference_issuer: IssuerStyle,
+    /// In-process reference runs: the reference server speaks only MCP 2025-03-26 (and serves its
+    /// authorization server's metadata at its origin, as that revision asks).
+    pub reference_2025_03_26: bool,
     /// Bound of each request the probe sends.
     pub probe_timeout: Duration,
     /// Progress output while the scenarios run.
@@ -67,6 +70,7 @@ impl Default for RunOptions {
             wire_only: false,
             stateless_reference: false,
             reference_issuer: IssuerStyle::McpServer,
+            reference_2025_03_26: false,
             probe_timeout: Duration::from_secs(10),
             progress: Progress::Quiet,
         }
@@ -685,6 +689,9 @@ pub async fn run_reference_in(
     }
     rcfg.flaw = flaw;
     rcfg.stateless = opts.stateless_reference;
+    rcfg.revision_2025_03_26 =
+        opts.reference_2025_03_26 || flaw.is_some_and(|f| f.needs_2025_03_26());
+    let rcfg_2025_03_26 = rcfg.revision_2025_03_26;
     let (ref_tx, ref_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(reference_server::serve(ref_l, rcfg, async {
         let _ = ref_rx.await;
@@ -695,6 +702,13 @@ pub async fn run_reference_in(
     } else {
         reference_layer(&mock_base, &resource)
     };
+    if rcfg_2025_03_26 {
+        // The reference profile names the revision the server speaks by default; this one
+        // speaks another, which the probe learns from its initialize answer.
+        if let Some(toml::Value::Table(srv)) = layer.get_mut("server") {
+            srv.remove("protocol_version");
+        }
+    }
     let auth = layer
         .entry("auth")
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));

@@ -134,7 +134,7 @@ fn main() -> ExitCode {
     let in_process = opts.profile.is_none() && flaw.is_none();
     // (title, mode, wire only, report subdirectory) of each in-process run.
     type Run = (&'static str, Option<ReferenceMode>, bool, &'static str);
-    let all: [Run; 8] = [
+    let all: [Run; 9] = [
         (
             "reference server, validating JWTs locally",
             Some(ReferenceMode::Jwt),
@@ -183,6 +183,12 @@ fn main() -> ExitCode {
             true,
             "no-profile-project",
         ),
+        (
+            "reference server speaking MCP 2025-03-26 (its authorization server's metadata at its origin), no profile (learned from the wire)",
+            Some(ReferenceMode::Jwt),
+            true,
+            "no-profile-2025-03-26",
+        ),
     ];
     let runs: Vec<Run> = if !in_process {
         vec![("", None, cli.no_profile && opts.profile.is_none(), "")]
@@ -199,6 +205,7 @@ fn main() -> ExitCode {
         let mut o = opts.clone();
         o.wire_only = *wire_only;
         o.stateless_reference = *sub == "stateless";
+        o.reference_2025_03_26 = sub.ends_with("2025-03-26");
         o.reference_issuer = if sub.ends_with("inbound-app") {
             IssuerStyle::InboundApp
         } else if sub.ends_with("project") {

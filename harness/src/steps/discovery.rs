@@ -181,3 +181,143 @@ async fn no_offline_access(w: &mut AuthWorld) {
         w.fail("offline_access is advertised in scopes_supported or the challenge's scope (SHOULD NOT, 2026-07-28 §Refresh Tokens)");
     }
 }
+
+/// The server's origin (scheme, host, port) — 2025-03-26's authorization base URL.
+fn origin_of(w: &AuthWorld) -> String {
+    let url = &w.profile().server.url;
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| w.fail(&format!("server.url {url:?} is not a URL")))
+}
+
+/// A client for the origin's endpoints: bounded, never following a redirect.
+fn origin_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
+}
+
+#[when("the client fetches the authorization server metadata at the server's origin")]
+async fn fetch_origin_as_metadata(w: &mut AuthWorld) {
+    // 2025-03-26 §2.3.2: the authorization base URL is the MCP server URL without its path;
+    // clients fetch RFC 8414 metadata there, with the revision in MCP-Protocol-Version.
+    let url = format!("{}/.well-known/oauth-authorization-server", origin_of(w));
+    let version = w.profile().server.protocol_version.clone();
+    let r = origin_client()
+        .get(&url)
+        .header("MCP-Protocol-Version", version)
+        .send()
+        .await;
+    let (status, body) = match r {
+        Ok(r) => {
+            let s = r.status().as_u16();
+            (s, r.text().await.unwrap_or_default())
+        }
+        Err(e) => (0, format!("no answer: {e}")),
+    };
+    w.saved.insert("origin_as_url".into(), url);
+    w.saved
+        .insert("origin_as_status".into(), status.to_string());
+    w.saved.insert("origin_as_body".into(), body);
+}
+
+#[then(
+    "it is authorization server metadata, or the origin serves the default authorization endpoints"
+)]
+async fn origin_as_metadata_or_defaults(w: &mut AuthWorld) {
+    let url = w.saved.get("origin_as_url").cloned().unwrap_or_default();
+    let status = w.saved.get("origin_as_status").cloned().unwrap_or_default();
+    let body = w.saved.get("origin_as_body").cloned().unwrap_or_default();
+    if status == "200" {
+        let doc: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let missing: Vec<&str> = ["issuer", "authorization_endpoint", "token_endpoint"]
+            .into_iter()
+            .filter(|k| doc.get(*k).and_then(Value::as_str).is_none())
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        w.fail(&format!(
+            "{url} answered 200 but not RFC 8414 metadata: no {} (2025-03-26 §2.3.2)",
+            missing.join(", ")
+        ));
+    }
+    // 2025-03-26 §2.3.3: without metadata, clients use <origin>/authorize, /token, /register.
+    let origin = origin_of(w);
+    let http = origin_client();
+    let mut absent = Vec::new();
+    for (method, path) in [
+        (reqwest::Method::GET, "/authorize"),
+        (reqwest::Method::POST, "/token"),
+        (reqwest::Method::POST, "/register"),
+    ] {
+        let found = match http.request(method, format!("{origin}{path}")).send().await {
+            Ok(r) => serves_endpoint(r.status().as_u16(), r.headers()),
+            Err(_) => false,
+        };
+        if !found {
+            absent.push(path);
+        }
+    }
+    if !absent.is_empty() {
+        w.fail(&format!(
+            "{url} answered {status} (no authorization server metadata), and the default endpoints {} are not served at {origin} either (2025-03-26 §2.3.2–2.3.3: one or the other)",
+            absent.join(", ")
+        ));
+    }
+}
+
+/// Whether an answer at one of 2025-03-26's default endpoints comes from an authorization
+/// endpoint at all: not "no such path" (404, 405, 501) and not the resource server's own Bearer
+/// challenge (a 401 with `WWW-Authenticate: Bearer`, which servers answer for every path they
+/// protect). Anything else — a 400 for the missing parameters, a login page, a redirect, a 401
+/// `invalid_client` with a Basic challenge — is an endpoint answering.
+pub(crate) fn serves_endpoint(status: u16, headers: &reqwest::header::HeaderMap) -> bool {
+    if matches!(status, 404 | 405 | 501) {
+        return false;
+    }
+    if status == 401 {
+        let bearer = headers
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.trim_start().to_ascii_lowercase().starts_with("bearer"));
+        return !bearer;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serves_endpoint;
+    use reqwest::header::{HeaderMap, HeaderValue, WWW_AUTHENTICATE};
+
+    fn challenge(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(WWW_AUTHENTICATE, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn missing_paths_and_bearer_challenges_are_not_endpoints() {
+        assert!(!serves_endpoint(404, &HeaderMap::new()));
+        assert!(!serves_endpoint(405, &HeaderMap::new()));
+        assert!(!serves_endpoint(
+            401,
+            &challenge(
+                r#"Bearer resource_metadata="http://x/.well-known/oauth-protected-resource""#
+            )
+        ));
+    }
+
+    #[test]
+    fn authorization_endpoint_answers_are_endpoints() {
+        assert!(serves_endpoint(400, &HeaderMap::new()));
+        assert!(serves_endpoint(302, &HeaderMap::new()));
+        assert!(serves_endpoint(200, &HeaderMap::new()));
+        assert!(serves_endpoint(401, &challenge(r#"Basic realm="token""#)));
+        assert!(serves_endpoint(401, &HeaderMap::new()));
+    }
+}
