@@ -10,6 +10,11 @@
 //! - [`as_client`]: typed client for mock-as's control API.
 //! - [`challenge`]: `WWW-Authenticate` parser (RFC 7235 / 6750 / 9728).
 //! - [`report`]: verdicts (MUST/SHOULD/SKIPPED/XFAIL/STALE), JUnit, checks.json, console table.
+//! - [`baseline`]: a previous run's checks.json as the known failures (regression-only gating).
+//! - [`sarif`]: `results.sarif`, SARIF 2.1.0 for code scanning.
+//! - [`summary_md`]: `summary.md`, the summary as Markdown (a GitHub job summary).
+//! - [`html_report`]: `report.html`, one self-contained page of the run.
+//! - [`github`]: GitHub Actions annotations and `$GITHUB_STEP_SUMMARY`.
 //! - [`launch`]: the server command of `run -- COMMAND`: own process group, readiness, stop.
 //! - [`probe`]: learns the profile from the wire before any scenario runs.
 //! - [`schema_args`]: minimal valid tool arguments from an `inputSchema`.
@@ -19,8 +24,11 @@
 //! - `steps`: step definitions, one module per feature file.
 
 pub mod as_client;
+pub mod baseline;
 pub mod challenge;
 pub mod checklist;
+pub mod github;
+pub mod html_report;
 pub mod launch;
 pub mod mcp_client;
 pub mod probe;
@@ -28,7 +36,9 @@ pub mod profile;
 pub mod refusal;
 pub mod report;
 pub mod runner;
+pub mod sarif;
 pub mod schema_args;
+pub mod summary_md;
 pub mod world;
 
 mod steps;

@@ -1,7 +1,9 @@
 //! Verdicts and reports. A scenario's tags give its requirement (`@req-24`, `@req-C3`) and level
-//! (`@must`, `@should`, `@may`); the profile's `expected_failures` turn failures into XFAIL and
-//! unexpected passes into STALE. Reports: JUnit XML, `checks.json` in the MCP conformance
-//! suite's schema, and a console summary table.
+//! (`@must`, `@should`, `@may`); the profile's `expected_failures` and a `--baseline` turn
+//! failures into XFAIL and unexpected passes into STALE (or FIXED with `--baseline-allow-fixed`).
+//! Reports: JUnit XML, `checks.json` in the MCP conformance suite's schema, and a console summary
+//! table; the CI-facing files (SARIF, summary.md, report.html) live in [`crate::sarif`],
+//! [`crate::summary_md`] and [`crate::html_report`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -36,6 +38,21 @@ pub struct Record {
     /// Some scenario of the same requirement failed (set by [`mark_requirement_failures`]): an
     /// expected failure is stale only when every scenario of its requirement passes.
     pub req_failed: bool,
+    /// The feature file the scenario comes from (`features/audience.feature`): where a SARIF
+    /// result points, so code scanning has a location to show.
+    pub source: String,
+    /// This scenario failed in the `--baseline` run (set by [`crate::baseline::Baseline::apply`]):
+    /// a failure now is known (XFAIL), a pass is STALE or FIXED.
+    pub baselined: Option<Baselined>,
+}
+
+/// A previous run's failure of the same scenario, from `--baseline FILE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baselined {
+    /// Why it is known: the baseline file and the failure's first line, shown with XFAIL/STALE.
+    pub reason: String,
+    /// `--baseline-allow-fixed`: a pass is a notice (FIXED), not a STALE failure.
+    pub allow_fixed: bool,
 }
 
 /// Set [`Record::req_failed`] on every record.
@@ -87,6 +104,23 @@ pub enum Verdict {
     Xfail,
     /// Expected to fail but passed: the expectation is stale; fails the run.
     Stale,
+    /// Failed in the baseline, passes now, and `--baseline-allow-fixed` was given: a notice.
+    Fixed,
+}
+
+impl Verdict {
+    /// The label of the console, the HTML report and summary.md.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Warning => "WARNING",
+            Verdict::Skipped => "SKIPPED",
+            Verdict::Xfail => "XFAIL",
+            Verdict::Stale => "STALE",
+            Verdict::Fixed => "FIXED",
+        }
+    }
 }
 
 impl Record {
@@ -107,11 +141,25 @@ impl Record {
             Level::Must
         }
     }
-    /// The verdict under a profile's expected failures.
+    /// Why a failure of this scenario is expected: the baseline's reason, else the profile's
+    /// `expected_failures` line for its requirement.
+    pub fn expectation<'a>(&'a self, expected: &'a BTreeMap<String, String>) -> Option<&'a str> {
+        self.baselined
+            .as_ref()
+            .map(|b| b.reason.as_str())
+            .or_else(|| self.req().and_then(|q| expected.get(q)).map(String::as_str))
+    }
+    /// The verdict under a profile's expected failures (and the baseline, if any).
     pub fn verdict(&self, expected: &BTreeMap<String, String>, strict: bool) -> Verdict {
         let xf = self.req().is_some_and(|r| expected.contains_key(r));
         match (&self.outcome, xf) {
             (Outcome::Skipped(_), _) => Verdict::Skipped,
+            (Outcome::Failed(_), _) if self.baselined.is_some() => Verdict::Xfail,
+            // The baseline is per scenario: this very scenario failed then and passes now.
+            (Outcome::Passed, _) if self.baselined.as_ref().is_some_and(|b| b.allow_fixed) => {
+                Verdict::Fixed
+            }
+            (Outcome::Passed, _) if self.baselined.is_some() => Verdict::Stale,
             (Outcome::Failed(_), true) => Verdict::Xfail,
             // Another scenario of the requirement shows the expected defect: this one just passes.
             (Outcome::Passed, true) if self.req_failed => Verdict::Pass,
@@ -142,6 +190,8 @@ pub struct Summary {
     pub stale: usize,
     /// SHOULD/MAY failures counted as failures under `--strict`.
     pub strict_failed: usize,
+    /// Baselined failures that pass now, with `--baseline-allow-fixed` (a notice).
+    pub fixed: usize,
 }
 
 impl Summary {
@@ -164,6 +214,7 @@ pub fn summarize(records: &[Record], expected: &BTreeMap<String, String>, strict
             (Verdict::Skipped, _) => s.skipped += 1,
             (Verdict::Xfail, _) => s.xfail += 1,
             (Verdict::Stale, _) => s.stale += 1,
+            (Verdict::Fixed, _) => s.fixed += 1,
         }
     }
     s
@@ -228,11 +279,7 @@ pub fn junit(records: &[Record], expected: &BTreeMap<String, String>, strict: bo
                     );
                 }
                 Verdict::Stale => {
-                    let why = r
-                        .req()
-                        .and_then(|q| expected.get(q))
-                        .map(String::as_str)
-                        .unwrap_or("");
+                    let why = r.expectation(expected).unwrap_or("");
                     let _ = writeln!(
                         out,
                         ">\n      <failure message=\"STALE: expected to fail but passed\">expected failure: {}</failure>\n    </testcase>",
@@ -246,16 +293,19 @@ pub fn junit(records: &[Record], expected: &BTreeMap<String, String>, strict: bo
                         xml(msg)
                     );
                 }
-                Verdict::Warning | Verdict::Xfail => {
-                    let tag = if r.verdict(expected, strict) == Verdict::Xfail {
-                        "XFAIL"
-                    } else {
-                        "WARNING"
-                    };
+                v @ (Verdict::Warning | Verdict::Xfail) => {
                     let _ = writeln!(
                         out,
-                        ">\n      <system-out>{tag}: {}</system-out>\n    </testcase>",
+                        ">\n      <system-out>{}: {}</system-out>\n    </testcase>",
+                        v.label(),
                         xml(msg)
+                    );
+                }
+                Verdict::Fixed => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <system-out>FIXED: failed in the baseline ({}), passes now</system-out>\n    </testcase>",
+                        xml(r.expectation(expected).unwrap_or(""))
                     );
                 }
             }
@@ -268,7 +318,7 @@ pub fn junit(records: &[Record], expected: &BTreeMap<String, String>, strict: bo
 
 /// Spec references from the `@since-*` tag (or `@until-*` for an item that only older
 /// revisions have, e.g. 2025-03-26's authorization base URL).
-fn spec_refs(r: &Record) -> Value {
+pub fn spec_refs(r: &Record) -> Value {
     let rev = r
         .tags
         .iter()
@@ -298,7 +348,7 @@ pub fn checks_json(
             let id = if *n == 1 { req.clone() } else { format!("{req}-{n}") };
             let v = r.verdict(expected, strict);
             let status = match v {
-                Verdict::Pass => "SUCCESS",
+                Verdict::Pass | Verdict::Fixed => "SUCCESS",
                 Verdict::Fail | Verdict::Stale => "FAILURE",
                 Verdict::Warning => "WARNING",
                 Verdict::Skipped => "SKIPPED",
@@ -307,11 +357,12 @@ pub fn checks_json(
             let state = match v {
                 Verdict::Xfail => Some("XFAIL"),
                 Verdict::Stale => Some("STALE"),
+                Verdict::Fixed => Some("FIXED"),
                 _ => None,
             };
             let error = match (&r.outcome, v) {
                 (Outcome::Failed(m), _) => Some(m.clone()),
-                (_, Verdict::Stale) => Some(format!("expected to fail ({}) but passed", r.req().and_then(|q| expected.get(q)).map(String::as_str).unwrap_or(""))),
+                (_, Verdict::Stale) => Some(format!("expected to fail ({}) but passed", r.expectation(expected).unwrap_or(""))),
                 _ => None,
             };
             json!({
@@ -327,7 +378,7 @@ pub fn checks_json(
                     "requirement": req,
                     "tags": r.tags,
                     "skipReason": match &r.outcome { Outcome::Skipped(m) => Some(m.clone()), _ => None },
-                    "expectedFailure": r.req().and_then(|q| expected.get(q)),
+                    "expectedFailure": r.expectation(expected),
                 },
                 "errorMessage": error,
             })
@@ -360,25 +411,28 @@ pub fn console(records: &[Record], expected: &BTreeMap<String, String>, strict: 
             "strict failures", s.strict_failed
         );
     }
+    if s.fixed > 0 {
+        let _ = writeln!(out, "| {:<20} | {:>5} |", "fixed (baseline)", s.fixed);
+    }
     let _ = writeln!(out, "+----------------------+-------+");
     for r in records {
         let v = r.verdict(expected, strict);
-        let label = match v {
-            Verdict::Fail => "FAIL",
-            Verdict::Warning => "WARNING",
-            Verdict::Stale => "STALE",
-            Verdict::Xfail => "XFAIL",
-            _ => continue,
-        };
-        let msg = match &r.outcome {
-            Outcome::Failed(m) => m.clone(),
-            _ => format!(
-                "expected to fail ({}), but it passed: remove it from expected_failures",
-                r.req()
-                    .and_then(|q| expected.get(q))
-                    .map(String::as_str)
-                    .unwrap_or("")
+        if matches!(v, Verdict::Pass | Verdict::Skipped) {
+            continue;
+        }
+        let label = v.label();
+        let why = r.expectation(expected).unwrap_or("");
+        let msg = match (&r.outcome, v) {
+            (Outcome::Failed(m), _) => m.clone(),
+            (_, Verdict::Fixed) => format!(
+                "failed in the baseline ({why}), passes now: write a new baseline (--write-baseline)"
             ),
+            _ if r.baselined.is_some() => format!(
+                "failed in the baseline ({why}), but it passed: write a new baseline (--write-baseline), or pass --baseline-allow-fixed"
+            ),
+            _ => {
+                format!("expected to fail ({why}), but it passed: remove it from expected_failures")
+            }
         };
         let _ = writeln!(
             out,
@@ -393,12 +447,32 @@ pub fn console(records: &[Record], expected: &BTreeMap<String, String>, strict: 
     out
 }
 
-/// Write `junit.xml` and `checks.json` into `dir`.
+/// What the report files say about the run besides the records.
+#[derive(Debug, Clone, Default)]
+pub struct ReportMeta {
+    /// The MCP endpoint under test.
+    pub server: String,
+    /// The profile file, as given (SARIF results point at it).
+    pub profile: Option<String>,
+}
+
+/// The files [`write`] writes, in the report dir.
+pub const REPORT_FILES: [&str; 5] = [
+    "junit.xml",
+    "checks.json",
+    "results.sarif",
+    "summary.md",
+    "report.html",
+];
+
+/// Write `junit.xml`, `checks.json`, `results.sarif` ([`crate::sarif`]), `summary.md`
+/// ([`crate::summary_md`]) and `report.html` ([`crate::html_report`]) into `dir`.
 pub fn write(
     dir: &Path,
     records: &[Record],
     expected: &BTreeMap<String, String>,
     strict: bool,
+    meta: &ReportMeta,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("junit.xml"), junit(records, expected, strict))?;
@@ -408,11 +482,28 @@ pub fn write(
         dir.join("checks.json"),
         serde_json::to_vec_pretty(&checks).unwrap_or_default(),
     )?;
+    let sarif_meta = crate::sarif::SarifMeta {
+        server: &meta.server,
+        profile: meta.profile.as_deref(),
+    };
+    let log = crate::sarif::sarif(records, expected, strict, &sarif_meta);
+    std::fs::write(
+        dir.join("results.sarif"),
+        serde_json::to_vec_pretty(&log).unwrap_or_default(),
+    )?;
+    std::fs::write(
+        dir.join("summary.md"),
+        crate::summary_md::summary_md(records, expected, strict, &meta.server),
+    )?;
+    std::fs::write(
+        dir.join("report.html"),
+        crate::html_report::html_report(records, expected, strict, &meta.server, &ts),
+    )?;
     Ok(())
 }
 
 /// RFC 3339 UTC timestamp of now (no chrono dependency needed for one format).
-fn httpdate_now() -> String {
+pub fn httpdate_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -450,6 +541,8 @@ mod tests {
             outcome,
             millis: 1,
             req_failed: false,
+            source: "features/f.feature".into(),
+            baselined: None,
         }
     }
 

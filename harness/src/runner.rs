@@ -52,6 +52,9 @@ pub struct RunOptions {
     pub probe_timeout: Duration,
     /// Progress output while the scenarios run.
     pub progress: Progress,
+    /// A previous run's failures (`--baseline FILE`): the same failures now are XFAIL, a listed
+    /// scenario that passes is STALE (or FIXED with `--baseline-allow-fixed`).
+    pub baseline: Option<crate::baseline::Baseline>,
 }
 
 impl Default for RunOptions {
@@ -73,6 +76,7 @@ impl Default for RunOptions {
             reference_2025_03_26: false,
             probe_timeout: Duration::from_secs(10),
             progress: Progress::Quiet,
+            baseline: None,
         }
     }
 }
@@ -184,6 +188,8 @@ pub struct RunResult {
     pub strict: bool,
     /// What the probe learned before the scenarios ran.
     pub probe: Option<ProbeReport>,
+    /// The MCP endpoint the run tested.
+    pub server: String,
 }
 
 impl RunResult {
@@ -281,6 +287,17 @@ fn panic_text(e: &event::StepError) -> String {
     }
 }
 
+/// The feature file of a scenario as the repository names it (`features/audience.feature`).
+fn source_of(f: &gherkin::Feature) -> String {
+    let name = f
+        .path
+        .as_ref()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("{}.feature", f.name));
+    format!("features/{name}")
+}
+
 /// A scenario's tags with its feature's and rule's.
 fn tags_of(f: &gherkin::Feature, r: Option<&gherkin::Rule>, s: &gherkin::Scenario) -> Vec<String> {
     f.tags
@@ -352,6 +369,8 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
                     outcome: Outcome::Skipped(why),
                     millis: 0,
                     req_failed: false,
+                    source: source_of(f),
+                    baselined: None,
                 });
                 false
             }
@@ -384,6 +403,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
                 }
             };
             let (feature, scenario) = (f.name.clone(), s.name.clone());
+            let source = source_of(f);
             let failed = matches!(outcome, Outcome::Failed(_));
             let done = done.clone();
             async move {
@@ -406,6 +426,8 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
                     outcome,
                     millis,
                     req_failed: false,
+                    source,
+                    baselined: None,
                 });
             }
             .boxed_local()
@@ -430,10 +452,17 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
         ))
     });
     report::mark_requirement_failures(&mut records);
+    if let Some(b) = &opts.baseline {
+        b.apply(&mut records);
+    }
     let expected = ctx.profile.expected_failures.clone();
     let summary = report::summarize(&records, &expected, opts.strict);
     if let Some(dir) = &opts.report_dir {
-        report::write(dir, &records, &expected, opts.strict)
+        let meta = report::ReportMeta {
+            server: ctx.profile.server.url.clone(),
+            profile: opts.profile.as_ref().map(|p| p.display().to_string()),
+        };
+        report::write(dir, &records, &expected, opts.strict, &meta)
             .map_err(|e| format!("cannot write reports to {}: {e}", dir.display()))?;
     }
     Ok(RunResult {
@@ -442,6 +471,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
         expected,
         strict: opts.strict,
         probe: None,
+        server: ctx.profile.server.url.clone(),
     })
 }
 

@@ -45,3 +45,16 @@ fn every_scenario_is_tagged_completely() {
         );
     }
 }
+
+#[test]
+fn every_requirement_has_a_text() {
+    use harness::checklist::{ITEM_TEXT, item_text};
+    for req in all_requirements() {
+        assert!(item_text(&req).is_some(), "{req} has no ITEM_TEXT line");
+    }
+    assert_eq!(
+        ITEM_TEXT.len(),
+        all_requirements().len(),
+        "one text per item"
+    );
+}

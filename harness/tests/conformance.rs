@@ -11,6 +11,11 @@
 //! issuer (without).
 //! libtest's own flags (`--nocapture`, `--test-threads`, a
 //! name filter) are accepted, so `cargo test` with them still works.
+//!
+//! `--baseline FILE` (a previous run's checks.json; `--baseline-allow-fixed`) and
+//! `--write-baseline FILE` work as in `mcp-authcheck run`: the baseline applies to every run,
+//! and the written baseline holds the failures of all runs. Under `GITHUB_ACTIONS=true` each
+//! run's findings are annotations; `$GITHUB_STEP_SUMMARY` gets each run's summary.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,9 +31,19 @@ struct Cli {
     /// The SUT profile (TOML). Default: in-process reference server.
     #[arg(long, env = "AUTHCHECK_PROFILE")]
     profile: Option<PathBuf>,
-    /// Where junit.xml and checks.json go.
+    /// Where junit.xml, checks.json, results.sarif, summary.md and report.html go.
     #[arg(long, env = "AUTHCHECK_REPORT_DIR")]
     report_dir: Option<PathBuf>,
+    /// A previous run's checks.json: the failures it lists are known (XFAIL), new ones fail,
+    /// a listed scenario that passes now is STALE.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// With --baseline: a listed scenario that passes now is a notice (FIXED), not a failure.
+    #[arg(long, requires = "baseline")]
+    baseline_allow_fixed: bool,
+    /// Write the failures of this invocation's runs as a baseline.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
     /// SHOULD failures fail the run too.
     #[arg(long)]
     strict: bool,
@@ -103,6 +118,19 @@ fn main() -> ExitCode {
     if let Some(d) = cli.report_dir {
         opts.report_dir = Some(if d.is_relative() { root.join(d) } else { d });
     }
+    if let Some(p) = cli.baseline.clone().map(resolve) {
+        match harness::baseline::Baseline::load(&p, cli.baseline_allow_fixed) {
+            Ok(b) => opts.baseline = Some(b),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let write_baseline = cli
+        .write_baseline
+        .clone()
+        .map(|p| if p.is_relative() { root.join(p) } else { p });
     // A libtest-style name filter that is not a scenario filter (e.g. `cargo test foo`) must not
     // turn the suite into "no scenarios": only filters that look like ours apply.
     opts.filter = cli
@@ -134,7 +162,7 @@ fn main() -> ExitCode {
     let in_process = opts.profile.is_none() && flaw.is_none();
     // (title, mode, wire only, report subdirectory) of each in-process run.
     type Run = (&'static str, Option<ReferenceMode>, bool, &'static str);
-    let all: [Run; 9] = [
+    let all: [Run; 10] = [
         (
             "reference server, validating JWTs locally",
             Some(ReferenceMode::Jwt),
@@ -189,6 +217,12 @@ fn main() -> ExitCode {
             true,
             "no-profile-2025-03-26",
         ),
+        (
+            "reference server as an OAuth proxy in front of mock-as (consent page, registration, its own /authorize and /token), no profile (learned from the wire)",
+            Some(ReferenceMode::Jwt),
+            true,
+            "no-profile-oauth-proxy",
+        ),
     ];
     let runs: Vec<Run> = if !in_process {
         vec![("", None, cli.no_profile && opts.profile.is_none(), "")]
@@ -206,6 +240,7 @@ fn main() -> ExitCode {
         o.wire_only = *wire_only;
         o.stateless_reference = *sub == "stateless";
         o.reference_2025_03_26 = sub.ends_with("2025-03-26");
+        o.reference_oauth_proxy = sub.ends_with("oauth-proxy");
         o.reference_issuer = if sub.ends_with("inbound-app") {
             IssuerStyle::InboundApp
         } else if sub.ends_with("project") {
@@ -237,11 +272,15 @@ fn main() -> ExitCode {
         }
         println!("{}", result.console());
         if let Some(d) = &o.report_dir {
-            println!(
-                "reports: {}/junit.xml, {}/checks.json",
-                d.display(),
-                d.display()
-            );
+            let files: Vec<String> = harness::report::REPORT_FILES
+                .iter()
+                .map(|f| d.join(f).display().to_string())
+                .collect();
+            println!("reports: {}", files.join(", "));
+        }
+        if let Err(e) = harness::github::publish(&result) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
         }
         results.push(result);
     }
@@ -251,6 +290,18 @@ fn main() -> ExitCode {
         passed += s.must_passed + s.should_passed + s.xfail + s.warnings;
         failed += s.must_failed + s.stale + s.strict_failed;
         skipped += s.skipped;
+    }
+    if let Some(p) = &write_baseline {
+        match harness::baseline::write_baseline(p, &results) {
+            Ok(n) => println!(
+                "baseline: {n} failing scenario(s) written to {}",
+                p.display()
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
     }
     // The plain closing line CI readers understand.
     println!("{passed} passed, {failed} failed, {skipped} skipped");

@@ -1,10 +1,12 @@
 //! `mcp-authcheck`: the front door. One command against a URL runs the whole suite: an embedded
 //! mock-as (or a running one), optionally the server itself (`-- COMMAND`), the probe that learns
 //! the server from the wire, the scenarios, the reports. `init` writes what the probe learned as
-//! a commented profile; `serve` is mock-as itself.
+//! a commented profile; `serve` is mock-as itself; `baseline --from checks.json` prints a run's
+//! failures as `[expected_failures]` lines for a profile.
 //!
 //! Exit codes: 0 pass, 1 a MUST failure or a STALE expectation (or a SHOULD failure with
-//! `--strict`), 2 the run could not happen (bad arguments, server down, profile error).
+//! `--strict`), 2 the run could not happen (bad arguments, server down, profile or baseline
+//! error).
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -13,10 +15,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use harness::as_client::MockAsClient;
+use harness::baseline::{self, Baseline};
 use harness::launch::{ServerProcess, until_interrupted};
 use harness::probe::{self, Hints, ProbeOptions, ProbeReport};
 use harness::profile::{IssuerStyle, Profile};
 use harness::runner::{self, FeatureDir, Progress, RunOptions, RunResult};
+use harness::{github, report};
 
 /// Test the authorization of an MCP server: audience, scopes, expiry, revocation, key rotation,
 /// token passthrough and Descope connections, with hostile tokens from a mock Descope.
@@ -35,6 +39,15 @@ enum Command {
     Init(InitArgs),
     /// Serve mock-as itself (the same flags as the `mock-as` binary).
     Serve(mock_as::cli::Cli),
+    /// Print a run's failures (its checks.json) as `[expected_failures]` lines for a profile.
+    Baseline(BaselineArgs),
+}
+
+#[derive(Debug, Args)]
+struct BaselineArgs {
+    /// The checks.json of a run (or a file --write-baseline wrote).
+    #[arg(long, value_name = "FILE")]
+    from: PathBuf,
 }
 
 /// Where the server and mock-as are, shared by `run` and `init`.
@@ -78,9 +91,19 @@ struct Target {
 struct RunArgs {
     #[command(flatten)]
     target: Target,
-    /// Where junit.xml and checks.json go.
+    /// Where junit.xml, checks.json, results.sarif, summary.md and report.html go.
     #[arg(long, default_value = "authcheck-report")]
     report_dir: PathBuf,
+    /// A previous run's checks.json: the failures it lists are known (XFAIL), new ones fail the
+    /// run, a listed scenario that passes now is STALE (fails the run).
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// With --baseline: a listed scenario that passes now is a notice (FIXED), not a failure.
+    #[arg(long, requires = "baseline")]
+    baseline_allow_fixed: bool,
+    /// Write this run's failures as a baseline (a checks.json of the failing scenarios).
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
     /// SHOULD failures fail the run too.
     #[arg(long)]
     strict: bool,
@@ -138,6 +161,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => rt.block_on(run(a)),
         Command::Init(a) => rt.block_on(init(a)).map(|()| ExitCode::SUCCESS),
+        Command::Baseline(a) => print_baseline(&a).map(|()| ExitCode::SUCCESS),
         Command::Serve(_) => Ok(ExitCode::SUCCESS),
     };
     // Background tasks (the in-process mock-as) end with the runtime, without waiting.
@@ -309,7 +333,19 @@ async fn server_env(s: &Session) -> Result<Vec<(String, String)>, CannotRun> {
     ])
 }
 
+/// `baseline --from FILE`: the `[expected_failures]` lines on stdout.
+fn print_baseline(a: &BaselineArgs) -> Result<(), CannotRun> {
+    let b = Baseline::load(&a.from, false)?;
+    print!("{}", baseline::expected_failures_toml(&b));
+    Ok(())
+}
+
 async fn run(a: RunArgs) -> Result<ExitCode, CannotRun> {
+    // A baseline that cannot be used ends the run before anything starts.
+    let known = match &a.baseline {
+        Some(p) => Some(Baseline::load(p, a.baseline_allow_fixed)?),
+        None => None,
+    };
     let mut session = start(&a.target).await?;
     let features = match &a.features {
         Some(d) => {
@@ -344,6 +380,7 @@ async fn run(a: RunArgs) -> Result<ExitCode, CannotRun> {
         features: features.0,
         probe_timeout: Duration::from_secs(a.target.probe_timeout.max(1)),
         progress,
+        baseline: known,
         ..RunOptions::default()
     };
     let outcome = until_interrupted(runner::probe_and_run(
@@ -366,11 +403,19 @@ async fn run(a: RunArgs) -> Result<ExitCode, CannotRun> {
         Some(Ok(r)) => r,
     };
     println!("{}", result.console());
-    println!(
-        "reports: {}/junit.xml, {}/checks.json",
-        a.report_dir.display(),
-        a.report_dir.display()
-    );
+    let files: Vec<String> = report::REPORT_FILES
+        .iter()
+        .map(|f| a.report_dir.join(f).display().to_string())
+        .collect();
+    println!("reports: {}", files.join(", "));
+    github::publish(&result)?;
+    if let Some(p) = &a.write_baseline {
+        let n = baseline::write_baseline(p, [&result])?;
+        println!(
+            "baseline: {n} failing scenario(s) written to {}",
+            p.display()
+        );
+    }
     let s = &result.summary;
     println!(
         "{} passed, {} failed, {} skipped",
