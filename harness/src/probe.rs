@@ -57,6 +57,47 @@ pub struct ProbeOptions {
     pub timeout: Duration,
 }
 
+/// The metadata URL of the first authorization server in `authorization_servers` that is on the
+/// MCP endpoint's own origin and offers a `registration_endpoint` (RFC 8414 §3, path-inserted
+/// then OIDC), if any.
+async fn own_origin_registrar(
+    http: &reqwest::Client,
+    endpoint: &str,
+    authorization_servers: &[String],
+) -> Option<String> {
+    let origin = url::Url::parse(endpoint).ok()?.origin();
+    for issuer in authorization_servers {
+        let Ok(u) = url::Url::parse(issuer) else {
+            continue;
+        };
+        if u.origin() != origin {
+            continue;
+        }
+        let base = u.origin().ascii_serialization();
+        let path = u.path().trim_end_matches('/');
+        for at in [
+            format!("{base}/.well-known/oauth-authorization-server{path}"),
+            format!("{base}/.well-known/openid-configuration{path}"),
+            format!("{base}{path}/.well-known/openid-configuration"),
+        ] {
+            let Ok(r) = http.get(&at).send().await else {
+                continue;
+            };
+            if !r.status().is_success() {
+                continue;
+            }
+            if let Ok(v) = r.json::<Value>().await
+                && v.get("registration_endpoint")
+                    .and_then(Value::as_str)
+                    .is_some()
+            {
+                return Some(at);
+            }
+        }
+    }
+    None
+}
+
 /// Why the run cannot start: one line that says what to do (exit code 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -848,6 +889,22 @@ pub async fn probe(
             "the server called mock-as's introspection endpoint during the probe".into()
         } else {
             "the server never called mock-as's introspection endpoint during the probe: it validates JWTs locally".into()
+        },
+    );
+    // 9. OAuth proxy: the PRM names an authorization server on the MCP server's own origin that
+    // registers clients dynamically — the server is the AS its clients see, in front of the one
+    // whose tokens it accepts (mock-as's, as the probe just saw).
+    let proxy = own_origin_registrar(&http, &url, &prm_as).await;
+    if let Some(a) = table.get_mut("auth").and_then(toml::Value::as_table_mut) {
+        a.insert("oauth_proxy".into(), toml::Value::Boolean(proxy.is_some()));
+    }
+    learn(
+        "auth.oauth_proxy",
+        match &proxy {
+            Some(at) => format!(
+                "the protected resource metadata names an authorization server on the server's own origin, whose metadata ({at}) offers dynamic registration, while the server accepts mock-as's tokens: it is an OAuth proxy"
+            ),
+            None => "no authorization server of the server's own origin with dynamic registration in its protected resource metadata: not an OAuth proxy".into(),
         },
     );
     let mut m = toml::Table::new();

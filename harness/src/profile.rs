@@ -163,6 +163,13 @@ pub struct Auth {
     /// next request.
     #[serde(default)]
     pub introspection_cache_seconds: u64,
+    /// The server is an OAuth proxy: the authorization server its clients see (its protected
+    /// resource metadata names its own origin, which registers clients dynamically), sending
+    /// users on to another authorization server under one client id of its own. Enables the
+    /// Confused Deputy scenarios (checklist 53, 2025-06-18 §Security Considerations). The probe
+    /// learns it; set it to correct the probe.
+    #[serde(default)]
+    pub oauth_proxy: bool,
 }
 
 impl Default for Auth {
@@ -173,6 +180,7 @@ impl Default for Auth {
             jwks_cache_seconds: default_jwks_wait(),
             jwks_max_age_seconds: None,
             introspection_cache_seconds: 0,
+            oauth_proxy: false,
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct RunOptions {
     /// In-process reference runs: the reference server speaks only MCP 2025-03-26 (and serves its
     /// authorization server's metadata at its origin, as that revision asks).
     pub reference_2025_03_26: bool,
+    /// In-process reference runs: the reference server is an OAuth proxy in front of mock-as.
+    pub reference_oauth_proxy: bool,
     /// Bound of each request the probe sends.
     pub probe_timeout: Duration,
     /// Progress output while the scenarios run.
@@ -74,6 +76,7 @@ impl Default for RunOptions {
             stateless_reference: false,
             reference_issuer: IssuerStyle::McpServer,
             reference_2025_03_26: false,
+            reference_oauth_proxy: false,
             probe_timeout: Duration::from_secs(10),
             progress: Progress::Quiet,
             baseline: None,
@@ -257,7 +260,7 @@ pub fn not_applicable(tags: &[String], p: &Profile) -> Option<String> {
             }
             "tool-scope" if p.scoped_tool().is_none() => Some("no tool needs a scope beyond the required ones (none learned; needs `tools[].scopes` in a profile if one does)".to_string()),
             "origin" if !p.server.validates_origin => Some("the profile says the server does not validate Origin (server.validates_origin = false)".to_string()),
-            "oauth-proxy" => Some("needs an OAuth-proxy authorization server in front of the MCP server, which the suite cannot declare yet".to_string()),
+            "oauth-proxy" if !p.auth.oauth_proxy => Some("the server is not an OAuth proxy: its protected resource metadata names no authorization server of its own origin that registers clients (set auth.oauth_proxy = true in a profile if it is one)".to_string()),
             "scope-hierarchy" => Some("needs a scope hierarchy, which the suite cannot learn or declare yet".to_string()),
             "key-retirement" if p.auth.jwks_max_age_seconds.is_none() => Some(
                 "needs `auth.jwks_max_age_seconds` in a profile: how long the server keeps a key that left the JWKS (the wire cannot tell)"
@@ -722,6 +725,7 @@ pub async fn run_reference_in(
     rcfg.revision_2025_03_26 =
         opts.reference_2025_03_26 || flaw.is_some_and(|f| f.needs_2025_03_26());
     let rcfg_2025_03_26 = rcfg.revision_2025_03_26;
+    rcfg.oauth_proxy = opts.reference_oauth_proxy || flaw.is_some_and(|f| f.needs_oauth_proxy());
     let (ref_tx, ref_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(reference_server::serve(ref_l, rcfg, async {
         let _ = ref_rx.await;

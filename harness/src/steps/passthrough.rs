@@ -321,7 +321,7 @@ async fn authorize(w: &mut AuthWorld, redirect_uri: &str) {
         // RFC 7636 Appendix B's verifier/challenge pair.
         q.append_pair(
             "code_challenge",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URcW2wQtgDG58",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
         );
         q.append_pair("code_challenge_method", "S256");
         q.append_pair("resource", &resource);
