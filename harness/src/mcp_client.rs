@@ -114,6 +114,45 @@ pub struct McpClient {
     pub protocol_version: String,
 }
 
+/// The first revision without an `initialize` handshake or sessions ("modern", 2026-07-28
+/// §Versioning): every request carries its revision, and `server/discover` replaces the handshake.
+pub const MODERN_REVISION: &str = "2026-07-28";
+
+/// Whether `revision` is modern (2026-07-28 or later; ISO dates compare as strings).
+pub fn is_modern(revision: &str) -> bool {
+    revision >= MODERN_REVISION
+}
+
+/// A header value for `Mcp-Name` (2026-07-28 Streamable HTTP §Value Encoding): the value as is
+/// when it is plain visible ASCII (spaces inside allowed) and not itself sentinel-shaped, else
+/// `=?base64?<base64 of its UTF-8>?=`.
+pub fn header_value(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.bytes()
+            .all(|b| b == b' ' || b == b'\t' || (0x21..=0x7e).contains(&b))
+        && v.trim() == v
+        && !(v.starts_with("=?base64?") && v.ends_with("?="));
+    if plain {
+        v.to_string()
+    } else {
+        use base64::Engine as _;
+        format!(
+            "=?base64?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(v.as_bytes())
+        )
+    }
+}
+
+/// The request `_meta` a 2026-07-28 request carries (§Request Metadata): revision, client
+/// identity and capabilities.
+fn modern_meta(revision: &str) -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": revision,
+        "io.modelcontextprotocol/clientInfo": {"name": "mcp-authcheck", "version": env!("CARGO_PKG_VERSION")},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    })
+}
+
 /// Pick the JSON-RPC message with `id` out of a JSON or SSE body.
 pub fn find_message(body: &str, content_type: &str, id: Option<i64>) -> Option<Value> {
     let matches = |v: &Value| id.is_none_or(|i| v.get("id").and_then(Value::as_i64) == Some(i));
@@ -262,6 +301,37 @@ impl McpClient {
         if let Some(s) = session {
             req = req.header("mcp-session-id", s);
         }
+        let mut body = body;
+        if self.modern()
+            && let Some(b) = body.as_mut()
+            && let Some(m) = b.get("method").and_then(Value::as_str).map(str::to_string)
+        {
+            // 2026-07-28: the revision in `_meta` and in the header, the method (and the tool's,
+            // prompt's or resource's name) mirrored into headers, on every POST.
+            req = req.header("mcp-method", &m);
+            let name = b
+                .pointer("/params/name")
+                .or_else(|| b.pointer("/params/uri"))
+                .and_then(Value::as_str)
+                .filter(|_| matches!(m.as_str(), "tools/call" | "resources/read" | "prompts/get"))
+                .map(header_value);
+            if let Some(n) = name {
+                req = req.header("mcp-name", n);
+            }
+            if let Some(o) = b.as_object_mut() {
+                let params = o.entry("params").or_insert_with(|| json!({}));
+                if let Some(p) = params.as_object_mut() {
+                    let meta = p.entry("_meta").or_insert_with(|| json!({}));
+                    if let (Some(mo), Value::Object(add)) =
+                        (meta.as_object_mut(), modern_meta(&self.protocol_version))
+                    {
+                        for (k, v) in add {
+                            mo.entry(k).or_insert(v);
+                        }
+                    }
+                }
+            }
+        }
         for (k, v) in extra_headers {
             req = req.header(*k, *v);
         }
@@ -312,13 +382,33 @@ impl McpClient {
         ex
     }
 
-    /// `initialize` (rmcp's `InitializeRequestParams`).
+    /// Whether this client speaks a modern revision (2026-07-28 or later).
+    pub fn modern(&self) -> bool {
+        is_modern(&self.protocol_version)
+    }
+
+    /// The revision's opening request: `initialize` (rmcp's `InitializeRequestParams`) up to
+    /// 2025-11-25, `server/discover` from 2026-07-28 (§Versioning: no handshake; servers MUST
+    /// implement it).
     pub async fn initialize(
         &self,
         auth: &Auth,
         note: &str,
         extra_headers: &[(&str, &str)],
     ) -> Exchange {
+        if self.modern() {
+            let msg = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}});
+            return self
+                .send(
+                    reqwest::Method::POST,
+                    auth,
+                    note,
+                    None,
+                    Some(msg),
+                    extra_headers,
+                )
+                .await;
+        }
         let mut p = InitializeRequestParams::new(
             ClientCapabilities::default(),
             Implementation::new("mcp-authcheck", env!("CARGO_PKG_VERSION")),
@@ -371,10 +461,10 @@ impl McpClient {
     }
 
     /// Initialize and complete the handshake; returns the initialize exchange (with the
-    /// session id, if the server keeps sessions).
+    /// session id, if the server keeps sessions). 2026-07-28: `server/discover` alone.
     pub async fn open(&self, auth: &Auth, note: &str) -> Exchange {
         let init = self.initialize(auth, note, &[]).await;
-        if (200..300).contains(&init.status) {
+        if (200..300).contains(&init.status) && !self.modern() {
             let sid = init.session_id();
             self.initialized(auth, note, sid.as_deref()).await;
         }
@@ -445,6 +535,49 @@ mod tests {
         assert!(ex.body.len() < BODY_CAP + 200, "{}", ex.body.len());
         assert!(ex.body.ends_with("bytes]"), "says it was cut off");
         assert!(ex.message.is_none());
+    }
+
+    #[test]
+    fn header_values_are_plain_or_base64_sentinels() {
+        assert_eq!(header_value("get_weather"), "get_weather");
+        assert_eq!(header_value("a b"), "a b");
+        assert_eq!(
+            header_value("Hello, 世界"),
+            "=?base64?SGVsbG8sIOS4lueVjA==?="
+        );
+        assert_eq!(header_value(" padded "), "=?base64?IHBhZGRlZCA=?=");
+        assert_eq!(header_value("line1\nline2"), "=?base64?bGluZTEKbGluZTI=?=");
+        assert_eq!(
+            header_value("=?base64?literal?="),
+            "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
+        );
+    }
+
+    #[tokio::test]
+    async fn a_modern_request_carries_the_revision_method_and_name() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", l.local_addr().unwrap());
+        let seen = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut b = vec![0u8; 16384];
+            let n = s.read(&mut b).await.unwrap();
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 36\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}")
+                .await;
+            String::from_utf8_lossy(&b[..n]).to_lowercase()
+        });
+        let c = McpClient::new(&url, "2026-07-28");
+        c.call_tool(&Auth::None, "no token", None, "admin_action", json!({}))
+            .await;
+        let req = seen.await.unwrap();
+        assert!(req.contains("mcp-protocol-version: 2026-07-28"), "{req}");
+        assert!(req.contains("mcp-method: tools/call"), "{req}");
+        assert!(req.contains("mcp-name: admin_action"), "{req}");
+        assert!(
+            req.contains("\"io.modelcontextprotocol/protocolversion\":\"2026-07-28\""),
+            "{req}"
+        );
+        assert!(!req.contains("mcp-session-id"), "{req}");
     }
 
     #[test]

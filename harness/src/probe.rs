@@ -98,6 +98,25 @@ async fn own_origin_registrar(
     None
 }
 
+/// The modern revision a server asks for when it refuses a legacy request with a modern
+/// JSON-RPC error (2026-07-28 Streamable HTTP §Backward Compatibility): `UnsupportedProtocolVersion`
+/// (-32022) listing a modern revision the suite speaks, or `HeaderMismatch` (-32020).
+pub fn modern_signal(ex: &Exchange) -> Option<String> {
+    let err = ex.rpc_error()?;
+    match err.get("code").and_then(Value::as_i64)? {
+        -32022 => err
+            .pointer("/data/supported")
+            .and_then(Value::as_array)?
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|v| crate::mcp_client::is_modern(v) && REVISIONS.contains(v))
+            .max()
+            .map(str::to_string),
+        -32020 => Some(crate::mcp_client::MODERN_REVISION.to_string()),
+        _ => None,
+    }
+}
+
 /// Why the run cannot start: one line that says what to do (exit code 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -955,7 +974,17 @@ async fn probe_with(
             // Up to twice: a 403 naming scopes the token lacks adds them.
             for _ in 0..2 {
                 let token = p.mint(&p.all).await?;
-                let (init, _) = p.open(&token).await;
+                let (mut init, _) = p.open(&token).await;
+                // A modern-only server refuses the handshake with a modern JSON-RPC error
+                // (2026-07-28 §Versioning, Backward Compatibility): speak its revision instead.
+                if init.result().is_none()
+                    && hints.protocol_version.is_none()
+                    && !p.mcp.modern()
+                    && let Some(v) = modern_signal(&init)
+                {
+                    p.mcp.protocol_version = v;
+                    init = p.open(&token).await.0;
+                }
                 if (200..300).contains(&init.status) && init.result().is_some() {
                     found = Some((init, r_how.clone()));
                     break 'search;
@@ -1091,18 +1120,37 @@ async fn probe_with(
     }
 
     // 4. Revision and sessions.
-    let negotiated = init
-        .result()
-        .and_then(|r| r.get("protocolVersion"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let modern = p.mcp.modern();
+    let negotiated = if modern {
+        // server/discover lists what the server speaks; the client speaks one of them.
+        let supported = init
+            .result()
+            .map(|r| strings(&r["supportedVersions"]))
+            .unwrap_or_default();
+        if supported.contains(&p.mcp.protocol_version) {
+            p.mcp.protocol_version.clone()
+        } else {
+            supported.into_iter().max().unwrap_or_default()
+        }
+    } else {
+        init.result()
+            .and_then(|r| r.get("protocolVersion"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let version = match &hints.protocol_version {
         Some(v) => v.clone(),
         None if REVISIONS.contains(&negotiated.as_str()) => {
             learn(
                 "server.protocol_version",
-                format!("initialize answered protocolVersion {negotiated:?}"),
+                if modern {
+                    format!(
+                        "the server refused initialize with a modern error, and server/discover lists {negotiated:?} (no handshake, no sessions)"
+                    )
+                } else {
+                    format!("initialize answered protocolVersion {negotiated:?}")
+                },
             );
             negotiated.clone()
         }
@@ -1118,11 +1166,35 @@ async fn probe_with(
         toml::Value::String(version.clone()),
     );
     p.mcp.protocol_version = version;
-    p.stateful = init.session_id().is_some();
+    if !p.mcp.modern() && hints.protocol_version.is_none() {
+        // A dual-era server: say which era this run tests, and how to test the other.
+        let token = p.mint(&p.all).await?;
+        let mut modern_client = p.mcp.clone();
+        modern_client.protocol_version = crate::mcp_client::MODERN_REVISION.to_string();
+        let d = modern_client
+            .initialize(&Auth::Bearer(token), "a probe token", &[])
+            .await;
+        let also: Vec<String> = d
+            .result()
+            .map(|r| strings(&r["supportedVersions"]))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| crate::mcp_client::is_modern(v) && REVISIONS.contains(&v.as_str()))
+            .collect();
+        if let Some(v) = also.iter().max() {
+            notes.push(format!(
+                "the server also speaks {v} (server/discover answers it); this run tests {}, the revision initialize negotiated — run again with --protocol-version {v} (or server.protocol_version = \"{v}\") to test the other",
+                p.mcp.protocol_version
+            ));
+        }
+    }
+    p.stateful = !p.mcp.modern() && init.session_id().is_some();
     server.insert("stateful".into(), toml::Value::Boolean(p.stateful));
     learn(
         "server.stateful",
-        if p.stateful {
+        if p.mcp.modern() {
+            "2026-07-28 has no sessions".into()
+        } else if p.stateful {
             "initialize answered with an Mcp-Session-Id header".into()
         } else {
             "initialize answered without an Mcp-Session-Id header: no sessions".into()

@@ -170,6 +170,12 @@ pub struct Auth {
     /// learns it; set it to correct the probe.
     #[serde(default)]
     pub oauth_proxy: bool,
+    /// The server's scope hierarchy: each broader scope with the narrower ones it implies
+    /// (`"mcp:owner" = ["mcp:admin"]`). A token with the broader scope must satisfy a requirement
+    /// for an implied one (checklist 37, 2026-07-28 §Scope Challenge Handling). No wire tells;
+    /// empty = the server declares none, and that scenario is skipped.
+    #[serde(default)]
+    pub scope_hierarchy: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Auth {
@@ -181,6 +187,7 @@ impl Default for Auth {
             jwks_max_age_seconds: None,
             introspection_cache_seconds: 0,
             oauth_proxy: false,
+            scope_hierarchy: BTreeMap::new(),
         }
     }
 }
@@ -418,6 +425,18 @@ impl Profile {
             .iter()
             .find(|t| !t.scopes.is_empty() && t.connection.is_none())
             .or_else(|| self.tools.iter().find(|t| !t.scopes.is_empty()))
+    }
+
+    /// For checklist 37: a scope `tool` needs (beyond the required ones) and a broader scope of
+    /// the declared hierarchy that implies it, as (narrower, broader).
+    pub fn broader_scope_for(&self, tool: &Tool) -> Option<(String, String)> {
+        tool.scopes.iter().find_map(|n| {
+            self.auth
+                .scope_hierarchy
+                .iter()
+                .find(|(b, implied)| implied.contains(n) && !tool.scopes.contains(b))
+                .map(|(b, _)| (n.clone(), b.clone()))
+        })
     }
 
     /// A tool that needs no scope beyond the required ones.

@@ -50,6 +50,12 @@ pub struct RunOptions {
     pub reference_2025_03_26: bool,
     /// In-process reference runs: the reference server is an OAuth proxy in front of mock-as.
     pub reference_oauth_proxy: bool,
+    /// In-process reference runs: the reference server speaks only MCP 2026-07-28 (stateless,
+    /// `server/discover`) and declares its scope hierarchy.
+    pub reference_2026_07_28: bool,
+    /// Test this MCP revision (`--protocol-version`), whatever else the server speaks: as if the
+    /// profile said `server.protocol_version`, over the profile's own value.
+    pub protocol_version: Option<String>,
     /// Bound of each request the probe sends.
     pub probe_timeout: Duration,
     /// Progress output while the scenarios run.
@@ -77,6 +83,8 @@ impl Default for RunOptions {
             reference_issuer: IssuerStyle::McpServer,
             reference_2025_03_26: false,
             reference_oauth_proxy: false,
+            reference_2026_07_28: false,
+            protocol_version: None,
             probe_timeout: Duration::from_secs(10),
             progress: Progress::Quiet,
             baseline: None,
@@ -261,7 +269,13 @@ pub fn not_applicable(tags: &[String], p: &Profile) -> Option<String> {
             "tool-scope" if p.scoped_tool().is_none() => Some("no tool needs a scope beyond the required ones (none learned; needs `tools[].scopes` in a profile if one does)".to_string()),
             "origin" if !p.server.validates_origin => Some("the profile says the server does not validate Origin (server.validates_origin = false)".to_string()),
             "oauth-proxy" if !p.auth.oauth_proxy => Some("the server is not an OAuth proxy: its protected resource metadata names no authorization server of its own origin that registers clients (set auth.oauth_proxy = true in a profile if it is one)".to_string()),
-            "scope-hierarchy" => Some("needs a scope hierarchy, which the suite cannot learn or declare yet".to_string()),
+            "scope-hierarchy" if p.scoped_tool().and_then(|t| p.broader_scope_for(t)).is_none() => Some(
+                if p.auth.scope_hierarchy.is_empty() {
+                    "the profile declares no scope hierarchy (`auth.scope_hierarchy`: the wire cannot tell which scope implies which)".to_string()
+                } else {
+                    "the profile's auth.scope_hierarchy implies none of the scopes of the tool that needs an extra scope".to_string()
+                },
+            ),
             "key-retirement" if p.auth.jwks_max_age_seconds.is_none() => Some(
                 "needs `auth.jwks_max_age_seconds` in a profile: how long the server keeps a key that left the JWKS (the wire cannot tell)"
                     .to_string(),
@@ -607,6 +621,23 @@ pub async fn probe_and_run(
     file: Option<(&toml::Table, &str)>,
     opts: &RunOptions,
 ) -> Result<RunResult, String> {
+    // --protocol-version is a profile value given on the command line.
+    let forced: Option<(toml::Table, String)> = opts.protocol_version.as_ref().map(|v| {
+        let (mut t, name) = file
+            .map(|(t, n)| (t.clone(), format!("{n} and --protocol-version")))
+            .unwrap_or_else(|| (toml::Table::new(), "--protocol-version".to_string()));
+        let srv = t
+            .entry("server")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let Some(s) = srv.as_table_mut() {
+            s.insert("protocol_version".into(), toml::Value::String(v.clone()));
+        }
+        (t, name)
+    });
+    let file = match &forced {
+        Some((t, n)) => Some((t, n.as_str())),
+        None => file,
+    };
     let (profile, report) = learn(url, &mock, file, opts.probe_timeout).await?;
     let mcp = McpClient::new(&profile.server.url, &profile.server.protocol_version);
     let ctx = Arc::new(SuiteCtx { profile, mock, mcp });
@@ -726,6 +757,12 @@ pub async fn run_reference_in(
         opts.reference_2025_03_26 || flaw.is_some_and(|f| f.needs_2025_03_26());
     let rcfg_2025_03_26 = rcfg.revision_2025_03_26;
     rcfg.oauth_proxy = opts.reference_oauth_proxy || flaw.is_some_and(|f| f.needs_oauth_proxy());
+    rcfg.revision_2026_07_28 =
+        opts.reference_2026_07_28 || flaw.is_some_and(|f| f.needs_2026_07_28());
+    if rcfg.revision_2026_07_28 {
+        rcfg.scope_hierarchy = reference_server::reference_scope_hierarchy();
+    }
+    let rcfg_2026_07_28 = rcfg.revision_2026_07_28;
     let (ref_tx, ref_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(reference_server::serve(ref_l, rcfg, async {
         let _ = ref_rx.await;
@@ -736,11 +773,12 @@ pub async fn run_reference_in(
     } else {
         reference_layer(&mock_base, &resource)
     };
-    if rcfg_2025_03_26 {
+    if rcfg_2025_03_26 || rcfg_2026_07_28 {
         // The reference profile names the revision the server speaks by default; this one
-        // speaks another, which the probe learns from its initialize answer.
+        // speaks another, which the probe learns from the wire.
         if let Some(toml::Value::Table(srv)) = layer.get_mut("server") {
             srv.remove("protocol_version");
+            srv.remove("stateful");
         }
     }
     let auth = layer
@@ -753,6 +791,22 @@ pub async fn run_reference_in(
             secs(IN_PROCESS_JWKS_TTL.as_secs().max(1)),
         );
         a.insert("jwks_cache_seconds".into(), secs(1));
+        if rcfg_2026_07_28 {
+            // What no wire tells: the hierarchy the server declares (checklist 37).
+            let mut h = toml::Table::new();
+            for (broad, narrower) in reference_server::REFERENCE_SCOPE_HIERARCHY {
+                h.insert(
+                    broad.to_string(),
+                    toml::Value::Array(
+                        narrower
+                            .iter()
+                            .map(|s| toml::Value::String(s.to_string()))
+                            .collect(),
+                    ),
+                );
+            }
+            a.insert("scope_hierarchy".into(), toml::Value::Table(h));
+        }
         if mode == ReferenceMode::Introspection {
             a.insert(
                 "introspection_cache_seconds".into(),

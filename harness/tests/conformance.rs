@@ -47,6 +47,9 @@ struct Cli {
     /// SHOULD failures fail the run too.
     #[arg(long)]
     strict: bool,
+    /// Test this MCP revision (with --profile: over the profile's server.protocol_version).
+    #[arg(long, value_parser = harness::profile::REVISIONS.to_vec())]
+    protocol_version: Option<String>,
     /// Scenarios in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         strict: cli.strict,
         concurrency: cli.concurrency.max(1),
         verbose: cli.verbose,
+        protocol_version: cli.protocol_version.clone(),
         ..RunOptions::default()
     };
     if let Some(d) = cli.report_dir {
@@ -162,7 +166,7 @@ fn main() -> ExitCode {
     let in_process = opts.profile.is_none() && flaw.is_none();
     // (title, mode, wire only, report subdirectory) of each in-process run.
     type Run = (&'static str, Option<ReferenceMode>, bool, &'static str);
-    let all: [Run; 10] = [
+    let all: [Run; 11] = [
         (
             "reference server, validating JWTs locally",
             Some(ReferenceMode::Jwt),
@@ -223,6 +227,12 @@ fn main() -> ExitCode {
             true,
             "no-profile-oauth-proxy",
         ),
+        (
+            "reference server speaking MCP 2026-07-28 (stateless, server/discover, a declared scope hierarchy), no profile (learned from the wire)",
+            Some(ReferenceMode::Jwt),
+            true,
+            "no-profile-2026-07-28",
+        ),
     ];
     let runs: Vec<Run> = if !in_process {
         vec![("", None, cli.no_profile && opts.profile.is_none(), "")]
@@ -241,6 +251,7 @@ fn main() -> ExitCode {
         o.stateless_reference = *sub == "stateless";
         o.reference_2025_03_26 = sub.ends_with("2025-03-26");
         o.reference_oauth_proxy = sub.ends_with("oauth-proxy");
+        o.reference_2026_07_28 = sub.ends_with("2026-07-28");
         o.reference_issuer = if sub.ends_with("inbound-app") {
             IssuerStyle::InboundApp
         } else if sub.ends_with("project") {

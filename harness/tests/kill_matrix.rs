@@ -13,6 +13,11 @@
 //! project's Inbound App issuer, then the project OIDC issuer (Descope's "use Inbound Apps
 //! directly" setups), no profile, with the mutants whose flaw is about issuer and audience —
 //! the checks whose meaning changes when `aud` is the project id.
+//!
+//! A fourth, also run by default (`--mode 2026` alone): the reference server speaking only MCP
+//! 2026-07-28 (stateless, `server/discover`), no profile, with every mutant that can exist
+//! there (`Flaw::applies_in_2026_07_28`: not the session or 2025-03-26 ones). The mutants made
+//! for 2026-07-28 (`Flaw::needs_2026_07_28`) run in that revision in every mode.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -43,22 +48,27 @@ fn main() -> ExitCode {
         .and_then(|i| args.get(i + 1))
         .map(String::as_str)
         .unwrap_or("both");
-    let (modes, issuers): (Vec<(&str, bool)>, bool) = match mode {
-        "profile" => (vec![("with the reference profile", false)], false),
+    let (modes, issuers, modern): (Vec<(&str, bool)>, bool, bool) = match mode {
+        "profile" => (vec![("with the reference profile", false)], false, false),
         "no-profile" => (
             vec![("with no profile (learned from the wire)", true)],
             false,
+            false,
         ),
-        "issuers" => (Vec::new(), true),
+        "issuers" => (Vec::new(), true, false),
+        "2026" => (Vec::new(), false, true),
         "both" => (
             vec![
                 ("with the reference profile", false),
                 ("with no profile (learned from the wire)", true),
             ],
             true,
+            true,
         ),
         other => {
-            eprintln!("error: --mode {other:?}: expected profile, no-profile, issuers or both");
+            eprintln!(
+                "error: --mode {other:?}: expected profile, no-profile, issuers, 2026 or both"
+            );
             return ExitCode::from(2);
         }
     };
@@ -99,6 +109,29 @@ fn main() -> ExitCode {
             let tag = format!(" ({}, no profile)", style.as_str());
             runs += matrix(&rt, &opts, &ISSUER_MUTANTS, &tag, true, &mut survivors);
         }
+    }
+    if modern {
+        let opts = RunOptions {
+            report_dir: None,
+            strict: true,
+            concurrency: 32,
+            wire_only: true,
+            reference_2026_07_28: true,
+            ..RunOptions::default()
+        };
+        let flaws: Vec<Flaw> = Flaw::ALL
+            .into_iter()
+            .filter(|f| f.applies_in_2026_07_28() && !f.needs_2026_07_28())
+            .collect();
+        println!("== kill matrix speaking MCP 2026-07-28, no profile");
+        runs += matrix(
+            &rt,
+            &opts,
+            &flaws,
+            " (2026-07-28, no profile)",
+            true,
+            &mut survivors,
+        );
     }
     println!(
         "{runs} mutant runs, {} survived, {:.1} s",

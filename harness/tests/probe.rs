@@ -1025,3 +1025,96 @@ async fn the_profiles_issuer_is_the_only_one_tried() {
     );
     assert!(!e.0.contains('\n'), "one line: {e}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The revision: the reference server speaking only 2026-07-28, and both eras at once.
+
+/// The reference server trusting mock-as's MS2calendar issuer, configured by `f`; its URL.
+async fn start_reference(
+    mock: &Mock,
+    f: impl FnOnce(&mut reference_server::Config),
+) -> (String, oneshot::Sender<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", l.local_addr().unwrap());
+    let mut cfg = reference_server::Config::for_issuer(&mock.issuer(), &url).unwrap();
+    f(&mut cfg);
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(reference_server::serve(l, cfg, async {
+        let _ = rx.await;
+    }));
+    (url, tx)
+}
+
+#[tokio::test]
+async fn a_2026_only_server_is_spoken_to_in_2026() {
+    let mock = start_mock().await;
+    let (url, _stop) = start_reference(&mock, |c| c.revision_2026_07_28 = true).await;
+    let r = run_probe(&mock, &url).await.unwrap();
+    assert_eq!(
+        table_str(&r, "server", "protocol_version"),
+        Some("2026-07-28"),
+        "{r:#?}"
+    );
+    assert_eq!(table_bool(&r, "server", "stateful"), Some(false));
+    assert!(how(&r, "server.protocol_version").contains("server/discover"));
+    // It learned the rest through the 2026 wire too.
+    assert_eq!(
+        table_strings(&r, "auth", "required_scopes"),
+        Some(strings(&["mcp:read"]))
+    );
+    assert_eq!(tool(&r, "admin_action").scopes, strings(&["mcp:admin"]));
+}
+
+#[tokio::test]
+async fn a_dual_era_server_is_tested_in_the_handshake_era_and_the_other_is_named() {
+    let mock = start_mock().await;
+    let (url, _stop) = start_reference(&mock, |c| c.also_2026_07_28 = true).await;
+    let r = run_probe(&mock, &url).await.unwrap();
+    assert_eq!(
+        table_str(&r, "server", "protocol_version"),
+        Some("2025-11-25"),
+        "{r:#?}"
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("also speaks 2026-07-28")
+                && n.contains("--protocol-version 2026-07-28")),
+        "{:?}",
+        r.notes
+    );
+    // A handshake-only server gets no such note.
+    let (url, _stop2) = start_reference(&mock, |_| {}).await;
+    let r = run_probe(&mock, &url).await.unwrap();
+    assert!(
+        !r.notes.iter().any(|n| n.contains("also speaks")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[tokio::test]
+async fn a_forced_revision_is_the_one_spoken() {
+    let mock = start_mock().await;
+    let (url, _stop) = start_reference(&mock, |c| c.also_2026_07_28 = true).await;
+    let hints = Hints {
+        protocol_version: Some("2026-07-28".into()),
+        ..Hints::default()
+    };
+    let opts = ProbeOptions {
+        url: url.clone(),
+        timeout: TIMEOUT,
+    };
+    let r = tokio::time::timeout(
+        RUN_BOUND,
+        harness::probe::probe(&opts, &mock.client, &hints),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        table_str(&r, "server", "protocol_version"),
+        Some("2026-07-28")
+    );
+    assert_eq!(table_bool(&r, "server", "stateful"), Some(false));
+}

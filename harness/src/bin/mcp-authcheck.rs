@@ -107,6 +107,10 @@ struct RunArgs {
     /// SHOULD failures fail the run too.
     #[arg(long)]
     strict: bool,
+    /// Test this MCP revision, over what the probe negotiates and the profile says (a server
+    /// that speaks several: 2025-11-25 by initialize, 2026-07-28 by server/discover).
+    #[arg(long, value_parser = harness::profile::REVISIONS.to_vec())]
+    protocol_version: Option<String>,
     /// Scenarios in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
@@ -381,6 +385,7 @@ async fn run(a: RunArgs) -> Result<ExitCode, CannotRun> {
         probe_timeout: Duration::from_secs(a.target.probe_timeout.max(1)),
         progress,
         baseline: known,
+        protocol_version: a.protocol_version.clone(),
         ..RunOptions::default()
     };
     let outcome = until_interrupted(runner::probe_and_run(

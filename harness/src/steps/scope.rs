@@ -214,12 +214,26 @@ async fn grant_partial(w: &mut AuthWorld) {
 }
 
 #[given("a token with a broader scope instead of the one the tool needs")]
-async fn broader_scope(_w: &mut AuthWorld) {
-    // A profile cannot declare a scope hierarchy yet, so `@scope-hierarchy` scenarios are always
-    // skipped; reaching this step means the runner ran one anyway.
-    panic!(
-        "the profile declares no scope hierarchy (which scope implies which): this scenario needs one and should have been skipped (@scope-hierarchy)"
+async fn broader_scope(w: &mut AuthWorld) {
+    let tool = scoped_tool(w);
+    let Some((narrow, broad)) = w.profile().broader_scope_for(&tool) else {
+        w.fail(&format!(
+            "set-up: the profile's auth.scope_hierarchy implies none of {}'s scopes (the scenario should have been skipped)",
+            tool.name
+        ));
+    };
+    // Every scope the call needs, with the narrower one replaced by the broader one.
+    let scopes = union(
+        &minus(&needed_scopes(w, &tool), std::slice::from_ref(&narrow)),
+        std::slice::from_ref(&broad),
     );
+    prepare_connection(w, &tool).await;
+    let resource = w.profile().resource().to_string();
+    let note = format!(
+        "a token with {broad} (which the profile says implies {narrow}) instead of {narrow} ({})",
+        scopes.join(" ")
+    );
+    mint_exact(w, &resource, scopes, None, None, &note).await;
 }
 
 #[then("the server refuses it with 403")]
