@@ -110,6 +110,7 @@ pub fn summary_md(
         let _ = writeln!(out, "\n### Skipped, by reason\n");
         for (why, recs) in &skipped {
             let mut reqs: Vec<&str> = recs.iter().filter_map(|r| r.req()).collect();
+            reqs.sort_by_key(|r| crate::checklist::ITEM_TEXT.iter().position(|(q, _)| q == r));
             reqs.dedup();
             let _ = writeln!(
                 out,
