@@ -234,6 +234,7 @@ fn main() -> ExitCode {
             "no-profile-2026-07-28",
         ),
     ];
+    let all_len = all.len();
     let runs: Vec<Run> = if !in_process {
         vec![("", None, cli.no_profile && opts.profile.is_none(), "")]
     } else {
@@ -314,9 +315,40 @@ fn main() -> ExitCode {
             }
         }
     }
+    // The whole self-test: every scenario of every checklist item passed against a conforming
+    // server in some mode — none is only ever skipped (a check that never ran proves nothing).
+    let mut never_passed = Vec::new();
+    if in_process && runs.len() == all_len && opts.filter.is_none() {
+        let mut seen: Vec<(String, String, bool)> = Vec::new();
+        for r in results.iter().flat_map(|r| &r.records) {
+            let key = (r.req().unwrap_or_default().to_string(), r.scenario.clone());
+            let ok = matches!(r.outcome, harness::report::Outcome::Passed);
+            match seen.iter_mut().find(|(q, s, _)| *q == key.0 && *s == key.1) {
+                Some(e) => e.2 |= ok,
+                None => seen.push((key.0, key.1, ok)),
+            }
+        }
+        never_passed = seen
+            .into_iter()
+            .filter(|(_, _, ok)| !ok)
+            .map(|(q, s, _)| format!("{q} {s}"))
+            .collect();
+        for req in harness::checklist::all_requirements() {
+            if !results
+                .iter()
+                .flat_map(|r| &r.records)
+                .any(|r| r.req() == Some(req.as_str()))
+            {
+                never_passed.push(format!("{req}: no scenario"));
+            }
+        }
+        for n in &never_passed {
+            println!("NEVER PASSED in any mode of the self-test: {n}");
+        }
+    }
     // The plain closing line CI readers understand.
     println!("{passed} passed, {failed} failed, {skipped} skipped");
-    if results.iter().any(|r| r.summary.failed()) {
+    if results.iter().any(|r| r.summary.failed()) || !never_passed.is_empty() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
