@@ -11,7 +11,9 @@
 # For each server: `mcp-authcheck run --url http://127.0.0.1:<free port>/mcp --profile
 # fixtures/profiles/NAME.toml -- COMMAND`: an in-process mock-as, the server on a free loopback
 # port, the probe, the suite; the profile holds only what the wire cannot tell (JWKS cache
-# windows) and the real defects (expected_failures); reports in target/authcheck/NAME/; the
+# windows; for the servers that speak several revisions, the one the row tests: ts-sdk-v2 and
+# python-sdk-2026 run at 2026-07-28) and the real defects (expected_failures); reports in
+# target/authcheck/NAME/; the
 # server stopped by process id. For each client: mock-as + the reference server, then the client's full
 # OAuth flow. Exits non-zero if anything fails; the last line is "interop: N passed, N failed".
 set -euo pipefail
@@ -25,6 +27,7 @@ PEERS_PY="$INTEROP/python-peers/bin/python"
 DESCOPE_PY="$INTEROP/python-descope/bin/python"
 NODE_DIR="$INTEROP/node"
 NODE_SDK_DIR="$INTEROP/node-sdk"
+TS_SDK_V2_DIR="$INTEROP/ts-sdk-v2"
 
 # name | profile | command (runs under sh -c with the variables mcp-authcheck exports)
 SERVERS=(
@@ -32,9 +35,11 @@ SERVERS=(
   "fastmcp-jwt-inbound|fixtures/profiles/fastmcp-jwt-inbound.toml|exec '$PEERS_PY' fixtures/third-party/fastmcp-jwt-inbound/server.py"
   "fastmcp-descope|fixtures/profiles/fastmcp-descope.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" DESCOPE_CONFIG_URL=\"\$MOCK_AS_WELL_KNOWN\" exec '$PEERS_PY' fixtures/third-party/fastmcp-descope/server.py"
   "python-sdk|fixtures/profiles/python-sdk.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" exec '$PEERS_PY' fixtures/third-party/python-sdk/server.py"
+  "python-sdk-2026|fixtures/profiles/python-sdk-2026.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" exec '$PEERS_PY' fixtures/third-party/python-sdk/server.py"
   "ts-sdk|fixtures/profiles/ts-sdk.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" NODE_PATH='$NODE_DIR/node_modules' exec node fixtures/third-party/ts-sdk/server.mjs"
   "descope-mcp|fixtures/profiles/descope-mcp.toml|exec '$DESCOPE_PY' fixtures/third-party/descope-mcp/server.py --base-url \"\$MOCK_AS_URL\" --project-id \"\$MOCK_AS_PROJECT_ID\" --well-known-url \"\$MOCK_AS_WELL_KNOWN\" --resource \"\$MCP_RESOURCE\""
   "node-sdk|fixtures/profiles/node-sdk.toml|NODE_PATH='$NODE_SDK_DIR/node_modules' exec node fixtures/third-party/node-sdk/server.mjs"
+  "ts-sdk-v2|fixtures/profiles/ts-sdk-v2.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" NODE_PATH='$TS_SDK_V2_DIR/node_modules' exec node fixtures/third-party/ts-sdk-v2/server.mjs"
 )
 CLIENTS=(ts-oauth-client)
 
@@ -51,6 +56,7 @@ ensure_venv "$INTEROP/python-peers" fixtures/third-party/python/requirements.txt
 ensure_venv "$INTEROP/python-descope" fixtures/third-party/descope-mcp/requirements.txt descope descope_mcp mcp
 ensure_npm "$NODE_DIR" fixtures/third-party/ts-sdk
 ensure_npm "$NODE_SDK_DIR" fixtures/third-party/node-sdk
+ensure_npm "$TS_SDK_V2_DIR" fixtures/third-party/ts-sdk-v2
 echo "interop: building mock-as, the reference server and mcp-authcheck"
 cargo build -q -p mock-as -p reference-server -p harness --bins </dev/null
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps </dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
