@@ -285,3 +285,39 @@ async fn connection_fetches_accept_every_issuer_of_the_project_and_no_other() {
     assert_eq!(s, 401, "another project's token: {body}");
     assert!(body["errorCode"].is_string(), "{body}");
 }
+
+#[tokio::test]
+async fn the_spy_upstream_flags_passthrough_of_every_issuer_of_the_project() {
+    // An MCP server that forwards its inbound token upstream is caught whichever of the
+    // project's issuers minted it; another project's token is just an invalid token there.
+    let m = Mock::start().await;
+    let upstream = |tok: String| {
+        let m = &m;
+        async move {
+            let r = m
+                .http
+                .get(m.url("/_upstream/google-calendar/events"))
+                .bearer_auth(tok)
+                .send()
+                .await
+                .unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for style in ["mcp-server", "inbound-app", "project"] {
+        let v = m.mint(json!({"user": "U2alice", "issuer": style})).await;
+        let (s, body) = upstream(v["access_token"].as_str().unwrap().to_string()).await;
+        assert_eq!(s, 401, "{style}: {body}");
+        assert_eq!(body["error"], "token_passthrough", "{style}: {body}");
+    }
+    let v = m
+        .mint(json!({"user": "U2alice", "issuer": "project", "flaw": "sibling_aud"}))
+        .await;
+    let (s, body) = upstream(v["access_token"].as_str().unwrap().to_string()).await;
+    assert_eq!(s, 401, "{body}");
+    assert_eq!(
+        body["error"], "invalid_token",
+        "another project's token: {body}"
+    );
+}
