@@ -1,6 +1,6 @@
-//! The requirement tags every scenario carries: items 1-53 of the checklist in
-//! shared/reference/mcp-server-auth.md §7 and Descope's connection model C1-C8 (README
-//! "Reference server"). A test checks that each has at least one scenario.
+//! The requirement tags every scenario carries: items 1-53 of the checklist (harness/REQUIREMENTS.md,
+//! generated from here and the feature tags) and Descope's connection model C1-C8 (the reference
+//! server's README). A test checks that each has at least one scenario.
 
 /// Every requirement tag the feature files must cover.
 pub fn all_requirements() -> Vec<String> {
@@ -42,8 +42,8 @@ pub fn tags_in(dir: &std::path::Path) -> std::io::Result<Vec<(String, Vec<String
     Ok(out)
 }
 
-/// What each checklist item asks of the server, one line (shared/reference/mcp-server-auth.md §7
-/// in short; C1-C8 from the README's "Reference server"): the `shortDescription` of the item's
+/// What each checklist item asks of the server, one line (the MCP authorization spec's rules in
+/// short; C1-C8 from the README's "Reference server"): the `shortDescription` of the item's
 /// SARIF rule and the tooltip of the HTML report. A test checks every item has one.
 pub const ITEM_TEXT: &[(&str, &str)] = &[
     (
@@ -268,4 +268,164 @@ pub const ITEM_TEXT: &[(&str, &str)] = &[
 /// The one-line text of a requirement tag (`req-24`), if it is a checklist item.
 pub fn item_text(req: &str) -> Option<&'static str> {
     ITEM_TEXT.iter().find(|(r, _)| *r == req).map(|(_, t)| *t)
+}
+
+/// The MCP authorization page of a revision.
+fn mcp_auth(rev: &str, anchor: &str) -> String {
+    let page = if rev == "2026-07-28" {
+        "basic/authorization/index"
+    } else {
+        "basic/authorization"
+    };
+    format!("https://modelcontextprotocol.io/specification/{rev}/{page}#{anchor}")
+}
+
+/// An RFC section on rfc-editor.org.
+fn rfc(n: u32, section: &str) -> String {
+    format!("https://www.rfc-editor.org/rfc/rfc{n}#section-{section}")
+}
+
+/// The MCP security best practices page (2025-06-18).
+fn sbp(anchor: &str) -> String {
+    format!(
+        "https://modelcontextprotocol.io/specification/2025-06-18/basic/security_best_practices#{anchor}"
+    )
+}
+
+/// Where each checklist item comes from: (tag, the section's name, its URL). The MCP revision
+/// named is the first that has the rule; Descope's connection items (C1–C8) come from Descope's
+/// outbound-app model, described in the reference server's README.
+pub fn spec_reference(req: &str) -> Option<(String, String)> {
+    let a = |rev: &str, name: &str, anchor: &str| {
+        Some((format!("MCP {rev} §{name}"), mcp_auth(rev, anchor)))
+    };
+    let r = |n: u32, s: &str| Some((format!("RFC {n} §{s}"), rfc(n, s)));
+    let descope = || {
+        Some((
+            "Descope outbound apps and Connections Policies".to_string(),
+            "../fixtures/reference-server/README.md".to_string(),
+        ))
+    };
+    match req {
+        "req-1" | "req-14" | "req-15" | "req-18" => a("2025-06-18", "Error Handling", "error-handling"),
+        "req-2" | "req-7" => a("2025-06-18", "Authorization Server Location", "authorization-server-location"),
+        "req-3" | "req-5" | "req-9" => a(
+            "2025-11-25",
+            "Protected Resource Metadata Discovery Requirements",
+            "protected-resource-metadata-discovery-requirements",
+        ),
+        "req-4" => r(9728, "3.2"),
+        "req-6" | "req-28" => a("2025-06-18", "Canonical Server URI", "canonical-server-uri"),
+        "req-8" => a("2025-11-25", "Authorization Server Metadata Discovery", "authorization-server-metadata-discovery"),
+        "req-10" => a("2026-07-28", "Refresh Tokens", "refresh-tokens"),
+        "req-11" | "req-19" => r(6750, "3.1"),
+        "req-12" => a("2025-03-26", "Server Metadata Discovery", "2-3-server-metadata-discovery"),
+        "req-13" | "req-17" | "req-24" | "req-25" | "req-29" | "req-39" => {
+            a("2025-06-18", "Token Handling", "token-handling")
+        }
+        "req-16" | "req-23" | "req-40" | "req-43" => Some((
+            "OAuth 2.1 §5.2 (access token validation)".to_string(),
+            "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-5.2".to_string(),
+        )),
+        "req-20" | "req-22" => a("2025-06-18", "Token Requirements", "token-requirements"),
+        "req-21" => Some(("RFC 7235 §2.1".to_string(), rfc(7235, "2.1"))),
+        "req-26" => r(8707, "2"),
+        "req-27" => r(7519, "4.1.3"),
+        "req-30" | "req-31" | "req-32" | "req-33" | "req-34" | "req-35" | "req-36" => a(
+            "2025-11-25",
+            "Runtime Insufficient Scope Errors",
+            "runtime-insufficient-scope-errors",
+        ),
+        "req-37" => a("2026-07-28", "Scope Challenge Handling", "scope-challenge-handling"),
+        "req-38" | "req-51" | "req-52" => a(
+            "2025-06-18",
+            "Access Token Privilege Restriction",
+            "access-token-privilege-restriction",
+        ),
+        "req-41" | "req-44" => a("2025-03-26", "Security Considerations", "2-7-security-considerations"),
+        "req-42" | "req-45" | "req-46" | "req-47" => Some((
+            "MCP security best practices §Session Hijacking".to_string(),
+            sbp("session-hijacking"),
+        )),
+        "req-48" => Some((
+            "MCP 2026-07-28 Streamable HTTP §Backward Compatibility".to_string(),
+            "https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http#backward-compatibility".to_string(),
+        )),
+        "req-49" => Some((
+            "MCP 2025-06-18 Streamable HTTP §Security Warning".to_string(),
+            "https://modelcontextprotocol.io/specification/2025-06-18/basic/transports#security-warning".to_string(),
+        )),
+        "req-50" => a("2025-06-18", "Communication Security", "communication-security"),
+        "req-53" => Some((
+            "MCP security best practices §Confused Deputy Problem".to_string(),
+            sbp("confused-deputy-problem"),
+        )),
+        r if r.starts_with("req-C") => descope(),
+        _ => None,
+    }
+}
+
+/// `harness/REQUIREMENTS.md`: one line per checklist item — its text, level, the revisions it
+/// applies to (from the scenarios' tags under `features`) and the spec section as a link. A test
+/// keeps the committed file equal to this.
+pub fn requirements_markdown(features: &std::path::Path) -> std::io::Result<String> {
+    let tags = tags_in(features)?;
+    let mut out = String::from(
+        "# The requirements the suite checks\n\n\
+         One line per item of the checklist: what an MCP server must do, how strongly (the level\n\
+         the scenarios carry: a MUST failure fails the run, a SHOULD failure is a warning), the\n\
+         MCP revisions it applies to, and where the rule comes from. Scenarios carry the item as\n\
+         a tag (`@req-24`); reports, SARIF rules and the HTML report use the same numbers.\n\
+         Items 1–53 come from the MCP authorization specification and its security best\n\
+         practices; C1–C8 from Descope's connection model (outbound apps, Connections Policies).\n\n\
+         This file is generated from `harness/src/checklist.rs` and `features/*.feature`;\n\
+         `MCP_AUTHCHECK_WRITE_DOCS=1 cargo test -p harness --test docs` rewrites it.\n\n\
+         | item | level | revisions | the server | from |\n|---|---|---|---|---|\n",
+    );
+    for req in all_requirements() {
+        let of: Vec<&Vec<String>> = tags
+            .iter()
+            .filter(|(r, _)| *r == req)
+            .map(|(_, t)| t)
+            .collect();
+        let mut levels: Vec<String> = of
+            .iter()
+            .flat_map(|t| t.iter())
+            .filter(|t| matches!(t.as_str(), "must" | "should" | "may"))
+            .map(|t| t.to_uppercase())
+            .collect();
+        levels.sort();
+        levels.dedup();
+        let since = of
+            .iter()
+            .flat_map(|t| t.iter())
+            .filter_map(|t| t.strip_prefix("since-"))
+            .min()
+            .unwrap_or("2025-03-26");
+        let until = of
+            .iter()
+            .filter_map(|t| t.iter().find_map(|x| x.strip_prefix("until-")))
+            .max();
+        let every_until = of.iter().all(|t| t.iter().any(|x| x.starts_with("until-")));
+        let revisions = match until.filter(|_| every_until) {
+            Some(u) if u == since => u.to_string(),
+            Some(u) => format!("{since} – {u}"),
+            None => format!("{since} →"),
+        };
+        let (name, url) = spec_reference(&req).unwrap_or_default();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | [{}]({}) |\n",
+            req.trim_start_matches("req-"),
+            levels.join(", "),
+            revisions,
+            item_text(&req)
+                .unwrap_or_default()
+                .replace('|', "\\|")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;"),
+            name,
+            url
+        ));
+    }
+    Ok(out)
 }

@@ -22,6 +22,7 @@
 //! - [`runner`]: applicability, running, the in-process reference server.
 //! - [`checklist`]: the numbered requirements every scenario is tagged with.
 //! - `steps`: step definitions, one module per feature file.
+#![doc = include_str!("../README.md")]
 
 pub mod as_client;
 pub mod baseline;

@@ -456,7 +456,7 @@ pub struct ReportMeta {
     pub profile: Option<String>,
 }
 
-/// The files [`write`] writes, in the report dir.
+/// The files [`write()`] writes, in the report dir.
 pub const REPORT_FILES: [&str; 5] = [
     "junit.xml",
     "checks.json",

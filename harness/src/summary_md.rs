@@ -14,7 +14,7 @@ use crate::report::{Outcome, Record, Verdict, summarize};
 const LINE_MAX: usize = 300;
 
 /// Markdown-safe text on one line: HTML and Markdown punctuation escaped, newlines as spaces,
-/// cut at [`LINE_MAX`] characters.
+/// cut at `LINE_MAX` characters.
 pub fn md_inline(s: &str) -> String {
     let one: String = s
         .chars()
