@@ -14,6 +14,7 @@
 //! - [`parse`]: scope strings, Basic credentials, forms, PKCE, `Bearer <pid>:<secret>`.
 //! - [`error`]: RFC 6749 and Descope error shapes, picked by path.
 //! - [`state`]: what every handler shares.
+//! - [`clock`]: wall-clock seconds and milliseconds (mock time adds the control API's offset).
 //! - [`routes`]: one module per protocol surface, plus the `/_mock` control API.
 //! - [`cli`]: the `mock-as` command line and its run logic, for binaries that serve the same way.
 //!
@@ -32,6 +33,7 @@
 //! ```
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod keys;

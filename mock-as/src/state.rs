@@ -3,8 +3,9 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use crate::clock::wall_secs;
 use crate::config::{Config, ConfigError, McpServer, OutboundApp};
 use crate::keys::KeyRing;
 use crate::store::Store;
@@ -229,20 +230,4 @@ impl AppState {
             .iter()
             .any(|k| k.secret == secret)
     }
-}
-
-/// Wall-clock epoch seconds.
-pub fn wall_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// Wall-clock epoch milliseconds.
-pub fn wall_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

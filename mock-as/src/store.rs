@@ -260,7 +260,7 @@ impl Store {
                 scopes,
                 c.refresh_token,
                 ttl,
-                crate::state::wall_secs(),
+                crate::clock::wall_secs(),
                 "config",
             );
             s.connections.insert(t.id.clone(), t);

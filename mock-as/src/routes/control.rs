@@ -12,11 +12,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
+use crate::clock::wall_millis;
 use crate::config::{ClientConfig, ClientType, User, check_client, check_user};
 use crate::error::MockError;
 use crate::policy::Rule;
 use crate::routes::token::{Issue, issue_access_token};
-use crate::state::{AppState, wall_millis};
+use crate::state::AppState;
 use crate::store::{Client, ClientOrigin, ConnToken, Fault};
 use crate::tokens::{Flaw, IssuerStyle};
 use axum::Json;

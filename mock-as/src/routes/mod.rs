@@ -9,9 +9,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::clock::wall_millis;
 use crate::error::{OutcomeCode, shaped};
 use crate::parse::{parse_bearer, split_project_bearer};
-use crate::state::{AppState, wall_millis};
+use crate::state::AppState;
 use crate::store::JournalEntry;
 
 pub mod authorize;
