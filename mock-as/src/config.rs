@@ -10,8 +10,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use crate::model::Rule;
+pub use crate::model::{User, UserTenant};
 use crate::parse::parse_scope;
-use crate::policy::Rule;
 
 /// The embedded default configuration (`cargo run -p mock-as` with no arguments).
 pub const DEFAULT_TOML: &str = include_str!("../../fixtures/mock-as/default.toml");
@@ -333,42 +334,6 @@ pub struct ScopeDef {
     /// Shown to users; informational.
     #[serde(default)]
     pub description: String,
-}
-
-/// `[[users]]`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct User {
-    /// `U...`; the `sub` of the user's tokens.
-    pub id: String,
-    /// The login id (`login_hint` may name it).
-    pub login_id: String,
-    /// Display name.
-    #[serde(default)]
-    pub name: String,
-    /// Email address.
-    #[serde(default)]
-    pub email: String,
-    /// Project-level roles (`roles` claim; consent policies match them).
-    #[serde(default)]
-    pub roles: Vec<String>,
-    /// Project-level permissions (`permissions` claim).
-    #[serde(default)]
-    pub permissions: Vec<String>,
-    /// Tenant memberships (`tenants` claim).
-    #[serde(default)]
-    pub tenants: Vec<UserTenant>,
-}
-
-/// A user's membership of a tenant.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct UserTenant {
-    /// The tenant id.
-    pub id: String,
-    /// Roles in that tenant.
-    #[serde(default)]
-    pub roles: Vec<String>,
 }
 
 /// `[[tenants]]`.

@@ -10,6 +10,7 @@
 //! - [`keys`]: signing keys from PEM, the JWKS, rotation and retirement.
 //! - [`tokens`]: Descope-shaped claims, minting, verification, the hostile-token catalogue.
 //! - [`store`]: in-memory state: users, clients, codes, sessions, refresh families, journal.
+//! - [`model`]: users and allow rules, shared by `config` (loads them) and `policy` (decides).
 //! - [`policy`]: allow-only Access Control Plane rules → decisions with reasons.
 //! - [`parse`]: scope strings, Basic credentials, forms, PKCE, `Bearer <pid>:<secret>`.
 //! - [`error`]: RFC 6749 and Descope error shapes, picked by path.
@@ -37,6 +38,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod keys;
+pub mod model;
 pub mod parse;
 pub mod policy;
 pub mod routes;

@@ -4,35 +4,10 @@
 //! access token may fetch): a request is a subject plus the thing asked for, and the answer is
 //! a [`Decision`] that says which rule allowed it or why nothing did.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// One allow rule. Every non-empty condition must hold; an empty list means "any".
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Rule {
-    /// A label shown in decisions and the journal.
-    #[serde(default)]
-    pub name: String,
-    /// What the rule allows: scope names, or `*` for all.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// The subject must hold one of these roles (project-level or in any tenant).
-    #[serde(default)]
-    pub roles: Vec<String>,
-    /// The subject must be one of these user ids.
-    #[serde(default)]
-    pub users: Vec<String>,
-    /// The request must come from one of these OAuth clients.
-    #[serde(default)]
-    pub clients: Vec<String>,
-    /// Connections Policies: the outbound app (connection) asked for. Empty = any app; a rule
-    /// that names apps never matches a request without one (consent).
-    #[serde(default)]
-    pub apps: Vec<String>,
-    /// The request must be in one of these tenants.
-    #[serde(default)]
-    pub tenants: Vec<String>,
-}
+pub use crate::model::Rule;
+use crate::model::User;
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy)]
@@ -230,7 +205,7 @@ mod tests {
 
 /// The roles a policy sees for a user: project roles, plus the roles of `tenant` (or, without a
 /// tenant, of every tenant the user belongs to).
-pub fn roles_of(user: &crate::config::User, tenant: Option<&str>) -> Vec<String> {
+pub fn roles_of(user: &User, tenant: Option<&str>) -> Vec<String> {
     let mut roles = user.roles.clone();
     for t in &user.tenants {
         if tenant.is_none_or(|x| x == t.id) {
