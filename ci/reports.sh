@@ -2,6 +2,8 @@
 # The report files CI reads, checked where they are read:
 #
 #   bash ci/reports.sh
+#   bash ci/reports.sh --install-browser   # only make sure chromium is there (.ci/run does this
+#                                          # before `cargo test`, so the cargo tests use it)
 #
 # - report.html in a real browser: Debian's chromium, installed with apt-get when missing (CI
 #   runs as root; non-interactive). harness/tests/ci_reports.rs and ci_gating.rs render the
@@ -15,6 +17,8 @@
 #   no-audience-check mutant writes its baseline and passes against its own checks.json; the
 #   no-exp-check mutant still fails against it (a new failure, and the baselined items STALE).
 set -euo pipefail
+INSTALL_ONLY=""
+[ "${1:-}" = "--install-browser" ] && INSTALL_ONLY=1
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
@@ -30,9 +34,14 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${MCP_AUTHCHECK_CHROMIUM:-}" ]
   fi
 fi
 echo "reports: browser $(command -v chromium || echo "$MCP_AUTHCHECK_CHROMIUM")"
+[ -n "$INSTALL_ONLY" ] && exit 0
 
-echo "reports: rendered report.html, SARIF schema, annotations, job summary, baselines (mcp-authcheck run)"
-MCP_AUTHCHECK_REQUIRE_BROWSER=1 cargo test -q -p harness --test ci_reports --test ci_gating </dev/null
+# .ci/run ran these in its `cargo test` with the browser required already (it says so with
+# MCP_AUTHCHECK_BROWSER_TESTED=1); alone, this script runs them itself.
+if [ "${MCP_AUTHCHECK_BROWSER_TESTED:-}" != 1 ]; then
+  echo "reports: rendered report.html, SARIF schema, annotations, job summary, baselines (mcp-authcheck run)"
+  MCP_AUTHCHECK_REQUIRE_BROWSER=1 cargo test -q -p harness --test ci_reports --test ci_gating </dev/null
+fi
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
