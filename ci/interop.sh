@@ -28,6 +28,8 @@ DESCOPE_PY="$INTEROP/python-descope/bin/python"
 NODE_DIR="$INTEROP/node"
 NODE_SDK_DIR="$INTEROP/node-sdk"
 TS_SDK_V2_DIR="$INTEROP/ts-sdk-v2"
+FASTAPI_MCP_PY="$INTEROP/python-fastapi-mcp/bin/python"
+VERCEL_DIR="$INTEROP/vercel-mcp-handler"
 
 # name | profile | command (runs under sh -c with the variables mcp-authcheck exports)
 SERVERS=(
@@ -40,6 +42,10 @@ SERVERS=(
   "descope-mcp|fixtures/profiles/descope-mcp.toml|exec '$DESCOPE_PY' fixtures/third-party/descope-mcp/server.py --base-url \"\$MOCK_AS_URL\" --project-id \"\$MOCK_AS_PROJECT_ID\" --well-known-url \"\$MOCK_AS_WELL_KNOWN\" --resource \"\$MCP_RESOURCE\""
   "node-sdk|fixtures/profiles/node-sdk.toml|NODE_PATH='$NODE_SDK_DIR/node_modules' exec node fixtures/third-party/node-sdk/server.mjs"
   "ts-sdk-v2|fixtures/profiles/ts-sdk-v2.toml|MCP_ISSUER=\"\$MOCK_AS_ISSUER\" MCP_JWKS_URL=\"\$MOCK_AS_JWKS_URL\" MCP_RESOURCE=\"\$MCP_RESOURCE\" NODE_PATH='$TS_SDK_V2_DIR/node_modules' exec node fixtures/third-party/ts-sdk-v2/server.mjs"
+  # Descope's guides' stacks (issue 16): FastAPI-MCP, the Vercel MCP adapter, the Express SDK's wiring.
+  "fastapi-mcp|fixtures/profiles/fastapi-mcp.toml|exec '$FASTAPI_MCP_PY' fixtures/third-party/fastapi-mcp/server.py"
+  "vercel-mcp-handler|fixtures/profiles/vercel-mcp-handler.toml|NODE_PATH='$VERCEL_DIR/node_modules' exec node fixtures/third-party/vercel-mcp-handler/server.mjs"
+  "express-descope|fixtures/profiles/express-descope.toml|NODE_PATH='$NODE_SDK_DIR/node_modules' exec node fixtures/third-party/express-descope/server.mjs"
 )
 CLIENTS=(ts-oauth-client)
 
@@ -57,6 +63,8 @@ ensure_venv "$INTEROP/python-descope" fixtures/third-party/descope-mcp/requireme
 ensure_npm "$NODE_DIR" fixtures/third-party/ts-sdk
 ensure_npm "$NODE_SDK_DIR" fixtures/third-party/node-sdk
 ensure_npm "$TS_SDK_V2_DIR" fixtures/third-party/ts-sdk-v2
+ensure_venv "$INTEROP/python-fastapi-mcp" fixtures/third-party/fastapi-mcp/requirements.txt fastapi_mcp jwt
+ensure_npm "$VERCEL_DIR" fixtures/third-party/vercel-mcp-handler
 echo "interop: building mock-as, the reference server and mcp-authcheck"
 cargo build -q -p mock-as -p reference-server -p harness --bins </dev/null
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps </dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
@@ -124,7 +132,56 @@ for client in "${CLIENTS[@]}"; do
   PIDS=()
 done
 
+# The results table (linked from harness/README.md): one line per server run here, from its
+# report's summary.md (the suite's own counts) and checks.json (which requirements are XFAIL or
+# STALE); one line per client. Written for the rows of this invocation only.
+write_results_table() {
+  local out="$ROOT/target/authcheck/interop.md"
+  mkdir -p "$(dirname "$out")"
+  python3 - "$ROOT/target/authcheck" "$out" "${SELECTED:-all}" "${results[@]}" <<'PY'
+import json, re, sys, time
+from pathlib import Path
+
+reports, out, selection, rows = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4:]
+COLS = ["MUST passed", "MUST failed", "SHOULD warnings", "skipped", "xfail (expected)", "stale expectations"]
+lines = [
+    "# Interop results",
+    "",
+    f"Written by `bash ci/interop.sh` ({selection}) at {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; each server's",
+    "reports are in `target/authcheck/<server>/`. XFAIL: a MUST or SHOULD failure the server's profile",
+    "lists in `[expected_failures]` (a known defect of that stack, fixtures/third-party/README.md).",
+    "",
+    "| server | run | MUST passed | MUST failed | SHOULD warnings | skipped | XFAIL | stale |",
+    "|---|---|---:|---:|---:|---:|---|---:|",
+]
+clients = []
+for row in rows:
+    verdict, name = row.split(None, 1)
+    summary = reports / name / "summary.md"
+    if not summary.is_file():
+        clients.append((name, verdict))
+        continue
+    counts = dict(re.findall(r"^\| ([A-Za-z/() ]+?) \| (\d+) \|$", summary.read_text(), re.M))
+    xfail = []
+    try:
+        for check in json.loads((reports / name / "checks.json").read_text()):
+            d = check.get("details") or {}
+            if d.get("state") == "XFAIL" and d.get("requirement") not in xfail:
+                xfail.append(d.get("requirement"))
+    except (OSError, ValueError):
+        pass
+    n = [counts.get(c, "?") for c in COLS]
+    ids = ", ".join(x.removeprefix("req-") for x in xfail if x)
+    lines.append(f"| `{name}` | {verdict} | {n[0]} | {n[1]} | {n[2]} | {n[3]} | {n[4]}{f' ({ids})' if ids else ''} | {n[5]} |")
+if clients:
+    lines += ["", "| client | run |", "|---|---|"] + [f"| `{c}` | {v} |" for c, v in clients]
+out.write_text("\n".join(lines) + "\n")
+PY
+  echo "interop: results table: $out"
+}
+
 echo "interop: results"
 for r in "${results[@]}"; do echo "interop:   $r"; done
+write_results_table
 echo "interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
