@@ -2732,14 +2732,24 @@ fn the_route_table_covers_every_route_in_the_source() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
     let mut missing = Vec::new();
     let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).expect("src/routes") {
-        let path = entry.expect("dir entry").path();
+    // Route modules are files or directories of files (`routes/control/`, one file per resource).
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.clone()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).expect("src/routes") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
         let text = std::fs::read_to_string(&path).expect("route source");
-        let prefix = if path.file_name().is_some_and(|n| n == "control.rs") {
-            "/_mock"
-        } else {
-            ""
-        };
+        let in_control = path.file_name().is_some_and(|n| n == "control.rs")
+            || path.parent().is_some_and(|p| p.ends_with("control"));
+        let prefix = if in_control { "/_mock" } else { "" };
         let mut rest = text.as_str();
         while let Some(i) = rest.find(".route(") {
             rest = &rest[i + ".route(".len()..];

@@ -1,0 +1,112 @@
+//! `/_mock/connections`: list, store (as if the user had connected the outbound app) and revoke
+//! connection tokens (descope-api.md §7).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{R, ok};
+use crate::error::MockError;
+use crate::state::AppState;
+use crate::store::ConnToken;
+
+pub(super) async fn list_connections(State(st): State<AppState>) -> R {
+    let list: Vec<ConnToken> = st.store().connections.values().cloned().collect();
+    ok(json!({ "connections": list }))
+}
+
+/// `POST /_mock/connections` body: store a connection token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConnectionRequest {
+    /// The outbound app.
+    app: String,
+    /// The user (id or login id); absent with `tenant` = a tenant-level token.
+    #[serde(default)]
+    user: Option<String>,
+    /// The tenant.
+    #[serde(default)]
+    tenant: Option<String>,
+    /// Provider scopes; default all of the app's.
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    /// Whether it has a refresh token (default true).
+    #[serde(default)]
+    refresh_token: Option<bool>,
+    /// Seconds until the provider token expires (negative = already expired); default the app's ttl.
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+pub(super) async fn create_connection(
+    State(st): State<AppState>,
+    Json(c): Json<ConnectionRequest>,
+) -> R {
+    let app = st.app(&c.app).ok_or_else(|| {
+        MockError::bad("unknown_app", format!("app: no outbound app {:?}", c.app))
+    })?;
+    let user = match &c.user {
+        Some(u) => Some(
+            st.store()
+                .find_user(u)
+                .map(|x| x.id.clone())
+                .ok_or_else(|| MockError::bad("unknown_user", format!("user: no user {u:?}")))?,
+        ),
+        None => None,
+    };
+    if user.is_none() && c.tenant.is_none() {
+        return Err(MockError::bad(
+            "invalid_connection",
+            "send user, tenant, or both",
+        ));
+    }
+    if let Some(t) = &c.tenant
+        && !st.config.tenants.iter().any(|x| &x.id == t)
+    {
+        return Err(MockError::bad(
+            "unknown_tenant",
+            format!("tenant: no tenant {t:?}"),
+        ));
+    }
+    let scopes = c.scopes.clone().unwrap_or_else(|| app.scopes.clone());
+    if let Some(bad) = scopes.iter().find(|s| !app.scopes.contains(s)) {
+        return Err(MockError::bad(
+            "invalid_connection",
+            format!("scopes: {bad:?} is not a scope of app {:?}", app.id),
+        ));
+    }
+    let now = st.now();
+    let ttl = c.expires_in.unwrap_or(app.token_ttl as i64);
+    let mut t = ConnToken::new(
+        &app.id,
+        user.as_deref(),
+        c.tenant.as_deref(),
+        scopes,
+        c.refresh_token.unwrap_or(true),
+        app.token_ttl as i64,
+        now,
+        "control",
+    );
+    // Saturating: `expires_in` is any i64 the caller sends (found by fuzzing).
+    t.access_token_expiry = now.saturating_add(ttl);
+    let mut store = st.store();
+    store.connections.retain(|_, x| {
+        !(x.app_id == t.app_id && x.user_id == t.user_id && x.tenant_id == t.tenant_id)
+    });
+    store.connections.insert(t.id.clone(), t.clone());
+    Ok((StatusCode::CREATED, axum::Json(json!(t))).into_response())
+}
+
+/// `DELETE /_mock/connections/{id}`: revoke a connection token (the next fetch fails at once).
+pub(super) async fn delete_connection(State(st): State<AppState>, Path(id): Path<String>) -> R {
+    match st.store().connections.remove(&id) {
+        Some(t) => ok(json!({ "deleted": t.id })),
+        None => Err(MockError::not_found(
+            "unknown_connection",
+            format!("no connection token {id:?}"),
+        )),
+    }
+}

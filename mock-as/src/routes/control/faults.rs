@@ -1,0 +1,103 @@
+//! `/_mock/faults`: arm, list and clear faults — an error status and/or a delay on a named
+//! endpoint or a path prefix, for a count of requests or until cleared.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use super::{R, ok};
+use crate::error::MockError;
+use crate::state::AppState;
+use crate::store::Fault;
+
+/// Named endpoints faults and journal filters accept.
+pub const ENDPOINTS: &[&str] = &[
+    "discovery",
+    "jwks",
+    "register",
+    "authorize",
+    "token",
+    "revoke",
+    "introspect",
+    "userinfo",
+    "license",
+    "connections",
+    "consents",
+    "mgmt",
+    "upstream",
+    "oauth2",
+    "other",
+];
+
+pub(super) async fn list_faults(State(st): State<AppState>) -> R {
+    let f = st.store().faults.clone();
+    ok(json!({ "faults": f }))
+}
+
+pub(super) async fn arm_fault(State(st): State<AppState>, Json(mut f): Json<Fault>) -> R {
+    if f.endpoint.is_none() && f.path_prefix.is_none() {
+        return Err(MockError::bad(
+            "invalid_fault",
+            format!(
+                "send endpoint (one of {}) or path_prefix",
+                ENDPOINTS.join(", ")
+            ),
+        ));
+    }
+    if let Some(e) = &f.endpoint
+        && !ENDPOINTS.contains(&e.as_str())
+    {
+        return Err(MockError::bad(
+            "invalid_fault",
+            format!("endpoint: {e:?} is not one of {}", ENDPOINTS.join(", ")),
+        ));
+    }
+    if f.status.is_none() && f.delay_ms.is_none() {
+        return Err(MockError::bad(
+            "invalid_fault",
+            "send status, delay_ms or both",
+        ));
+    }
+    if let Some(s) = f.status
+        && !(400..=599).contains(&s)
+    {
+        return Err(MockError::bad(
+            "invalid_fault",
+            format!("status: {s} is not an HTTP error status (400 to 599)"),
+        ));
+    }
+    if f.delay_ms.is_some_and(|d| d > 120_000) {
+        return Err(MockError::bad("invalid_fault", "delay_ms: at most 120000"));
+    }
+    if f.count == Some(0) {
+        return Err(MockError::bad(
+            "invalid_fault",
+            "count: at least 1 (omit it for until-cleared)",
+        ));
+    }
+    let mut store = st.store();
+    store.next_fault += 1;
+    f.id = store.next_fault;
+    store.faults.push(f.clone());
+    Ok((StatusCode::CREATED, axum::Json(json!(f))).into_response())
+}
+
+pub(super) async fn clear_faults(State(st): State<AppState>) -> R {
+    let n = std::mem::take(&mut st.store().faults).len();
+    ok(json!({ "cleared": n }))
+}
+
+pub(super) async fn delete_fault(State(st): State<AppState>, Path(id): Path<u64>) -> R {
+    let mut store = st.store();
+    let before = store.faults.len();
+    store.faults.retain(|f| f.id != id);
+    if store.faults.len() == before {
+        return Err(MockError::not_found(
+            "unknown_fault",
+            format!("no fault {id}"),
+        ));
+    }
+    ok(json!({ "cleared": 1 }))
+}
