@@ -153,7 +153,7 @@ fn failures_of(v: &Value) -> Result<Vec<Failure>, String> {
             .ok_or_else(|| at(&format!("({id}) no \"status\" string")))?;
         let state = c["details"]["state"].as_str();
         let failed = match status {
-            "FAILURE" => state != Some("STALE") && state != Some("FIXED"),
+            "FAILURE" => !matches!(state, Some("STALE" | "FIXED" | "ERROR")),
             "WARNING" => true,
             "INFO" => state == Some("XFAIL"),
             "SUCCESS" | "SKIPPED" => false,
@@ -194,7 +194,8 @@ pub fn baseline_json(
         records
             .iter()
             .zip(entries)
-            .filter(|(r, _)| matches!(r.outcome, Outcome::Failed(_)))
+            // A server that could not be checked is no known failure to carry forward.
+            .filter(|(r, _)| matches!(r.outcome, Outcome::Failed(_)) && !r.errored())
             .map(|(_, c)| c)
             .collect(),
     )

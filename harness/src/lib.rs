@@ -7,6 +7,8 @@
 //! - [`profile`]: the SUT profile (TOML) users write; errors name the field.
 //! - [`world`]: the cucumber World, one per scenario, isolated on mock-as.
 //! - [`mcp_client`]: JSON-RPC over Streamable HTTP (rmcp model types + reqwest), every byte kept.
+//! - [`http`]: bounded HTTP: timeouts by kind (connect, headers, body), body cap, no redirects.
+//! - [`breaker`]: the run's circuit breaker: a server that dies mid-run is one verdict.
 //! - [`as_client`]: typed client for mock-as's control API.
 //! - [`challenge`]: `WWW-Authenticate` parser (RFC 7235 / 6750 / 9728).
 //! - [`report`]: verdicts (MUST/SHOULD/SKIPPED/XFAIL/STALE), JUnit, checks.json, console table.
@@ -26,10 +28,12 @@
 
 pub mod as_client;
 pub mod baseline;
+pub mod breaker;
 pub mod challenge;
 pub mod checklist;
 pub mod github;
 pub mod html_report;
+pub mod http;
 pub mod launch;
 pub mod mcp_client;
 pub mod probe;

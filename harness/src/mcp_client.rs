@@ -8,7 +8,9 @@ use rmcp::model::{
 };
 use serde_json::{Value, json};
 
+use crate::breaker::Breaker;
 use crate::challenge::{self, Challenge};
+use crate::http::{Cut, NoAnswer, Timeouts};
 
 /// How a request authenticates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +44,10 @@ pub struct Exchange {
     pub body: String,
     /// The JSON-RPC response with the request's id, parsed from JSON or SSE.
     pub message: Option<Value>,
+    /// Why there is no HTTP answer (`status` 0), classified.
+    pub failure: Option<NoAnswer>,
+    /// Why the body is incomplete (cap, body timeout, broken connection), if it is.
+    pub cut: Option<Cut>,
 }
 
 impl Exchange {
@@ -112,6 +118,13 @@ pub struct McpClient {
     pub url: String,
     /// The protocol revision to speak.
     pub protocol_version: String,
+    /// Bounds of each request, by kind.
+    pub timeouts: Timeouts,
+    /// The run's circuit breaker, if the client belongs to a run: every exchange reports to it,
+    /// and once it tripped nothing is sent.
+    breaker: Option<std::sync::Arc<Breaker>>,
+    /// Who sends (the scenario's name), for the breaker's "stopped answering at …".
+    who: std::sync::Arc<str>,
 }
 
 /// The first revision without an `initialize` handshake or sessions ("modern", 2026-07-28
@@ -176,60 +189,42 @@ pub fn find_message(body: &str, content_type: &str, id: Option<i64>) -> Option<V
     }
 }
 
-/// The most of a response body the client keeps: a server that sends more is cut off there
-/// (and the exchange says so), never buffered without bound.
-pub const BODY_CAP: usize = 4 * 1024 * 1024;
+pub use crate::http::BODY_CAP;
 
-/// Read a response body up to [`BODY_CAP`]. An event stream is read only until the JSON-RPC
-/// message with `id` has arrived (a server may keep the stream open after it: waiting for its
-/// end would hang until the timeout). Returns the body and the message, if found.
+/// Read a response body up to [`BODY_CAP`] and the body bound. An event stream is read only
+/// until the JSON-RPC message with `id` has arrived (a server may keep the stream open after it:
+/// waiting for its end would hang until the timeout). Returns the body (with a note when it was
+/// cut), the message if found, and why the body was cut, if it was.
 async fn read_bounded(
-    mut resp: reqwest::Response,
+    resp: reqwest::Response,
     content_type: &str,
     id: Option<i64>,
-) -> (String, Option<Value>) {
+    t: &Timeouts,
+) -> (String, Option<Value>, Option<Cut>) {
     let sse = content_type.starts_with("text/event-stream");
-    let mut buf: Vec<u8> = Vec::new();
     // Events before this offset have been looked at (each event is parsed once).
     let mut scanned = 0usize;
-    loop {
-        match resp.chunk().await {
-            Ok(Some(c)) => {
-                let room = BODY_CAP.saturating_sub(buf.len());
-                buf.extend_from_slice(&c[..c.len().min(room)]);
-                if buf.len() >= BODY_CAP {
-                    let mut body = String::from_utf8_lossy(&buf).into_owned();
-                    let message = id.and_then(|_| find_message(&body, content_type, id));
-                    body.push_str(&format!(
-                        "\n[mcp-authcheck: the body was cut off after {BODY_CAP} bytes]"
-                    ));
-                    return (body, message);
-                }
-                if sse && id.is_some() {
-                    let end = last_event_end(&buf, scanned);
-                    if end > scanned {
-                        let fresh = String::from_utf8_lossy(&buf[scanned..end]).into_owned();
-                        scanned = end;
-                        if let Some(m) = find_message(&fresh, content_type, id) {
-                            return (String::from_utf8_lossy(&buf).into_owned(), Some(m));
-                        }
-                    }
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                let mut body = String::from_utf8_lossy(&buf).into_owned();
-                if e.is_timeout() {
-                    body.push_str("\n[mcp-authcheck: the body did not end in time]");
-                }
-                let message = id.and_then(|_| find_message(&body, content_type, id));
-                return (body, message);
-            }
+    let mut found: Option<Value> = None;
+    let (buf, cut) = crate::http::read_body(resp, t, |buf| {
+        if !(sse && id.is_some()) {
+            return false;
         }
+        let end = last_event_end(buf, scanned);
+        if end > scanned {
+            let fresh = String::from_utf8_lossy(&buf[scanned..end]).into_owned();
+            scanned = end;
+            found = find_message(&fresh, content_type, id);
+        }
+        found.is_some()
+    })
+    .await;
+    let mut body = String::from_utf8_lossy(&buf).into_owned();
+    let message = found.or_else(|| id.and_then(|_| find_message(&body, content_type, id)));
+    if let Some(c) = &cut {
+        body.push('\n');
+        body.push_str(&c.note());
     }
-    let body = String::from_utf8_lossy(&buf).into_owned();
-    let message = id.and_then(|_| find_message(&body, content_type, id));
-    (body, message)
+    (body, message, cut)
 }
 
 /// The end of the last complete server-sent event in `buf` (after its blank line), looking
@@ -247,9 +242,9 @@ fn last_event_end(buf: &[u8], from: usize) -> usize {
 }
 
 impl McpClient {
-    /// A client for an MCP endpoint (each request bounded by 30 s).
+    /// A client for an MCP endpoint with the default bounds ([`Timeouts::default`]).
     pub fn new(url: &str, protocol_version: &str) -> McpClient {
-        McpClient::with_timeout(url, protocol_version, std::time::Duration::from_secs(30))
+        McpClient::with_timeouts(url, protocol_version, Timeouts::default())
     }
 
     /// A client whose every request (connect, headers and body) is bounded by `timeout`.
@@ -258,16 +253,37 @@ impl McpClient {
         protocol_version: &str,
         timeout: std::time::Duration,
     ) -> McpClient {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+        McpClient::with_timeouts(url, protocol_version, Timeouts::uniform(timeout))
+    }
+
+    /// A client with these bounds; it never follows a redirect.
+    pub fn with_timeouts(url: &str, protocol_version: &str, timeouts: Timeouts) -> McpClient {
         McpClient {
-            http,
+            http: crate::http::client(&timeouts),
             url: url.to_string(),
             protocol_version: protocol_version.to_string(),
+            timeouts,
+            breaker: None,
+            who: std::sync::Arc::from(""),
         }
+    }
+
+    /// The same client reporting to `breaker`.
+    pub fn with_breaker(mut self, breaker: std::sync::Arc<Breaker>) -> McpClient {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// The same client, its requests sent by `who` (a scenario's name).
+    pub fn sent_by(&self, who: &str) -> McpClient {
+        let mut c = self.clone();
+        c.who = std::sync::Arc::from(who);
+        c
+    }
+
+    /// The breaker's one line, once it tripped: the server stopped answering.
+    pub fn stopped(&self) -> Option<String> {
+        self.breaker.as_ref().and_then(|b| b.message())
     }
 
     /// Send one HTTP request to the endpoint.
@@ -356,10 +372,18 @@ impl McpClient {
             headers: HeaderMap::new(),
             body: String::new(),
             message: None,
+            failure: None,
+            cut: None,
         };
+        if let Some(line) = self.stopped() {
+            // The server is gone: say so at once instead of waiting for another timeout.
+            ex.body = format!("no answer: not sent, {line}");
+            ex.failure = Some(NoAnswer::Other(line));
+            return ex;
+        }
         // A GET opens an SSE stream that never ends: read only its head.
         let stream = method == reqwest::Method::GET;
-        match req.send().await {
+        match crate::http::send(req, &self.timeouts).await {
             Ok(resp) => {
                 ex.status = resp.status().as_u16();
                 ex.headers = resp.headers().clone();
@@ -370,14 +394,19 @@ impl McpClient {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("")
                         .to_string();
-                    let (body, message) = read_bounded(resp, &ct, id).await;
+                    let (body, message, cut) = read_bounded(resp, &ct, id, &self.timeouts).await;
                     ex.body = body;
                     ex.message = message;
+                    ex.cut = cut;
                 }
             }
-            // reqwest's message for a timeout does not say so; the kind does.
-            Err(e) if e.is_timeout() => ex.body = format!("no answer: timed out ({e})"),
-            Err(e) => ex.body = format!("no answer: {e}"),
+            Err(e) => {
+                ex.body = format!("no answer: {}", e.describe());
+                ex.failure = Some(e);
+            }
+        }
+        if let Some(b) = &self.breaker {
+            b.observe(&self.who, ex.failure.as_ref()).await;
         }
         ex
     }

@@ -33,7 +33,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::as_client::{MintRequest, MockAsClient};
+use crate::breaker::{Breaker, PROBE};
 use crate::challenge::Challenge;
+use crate::http::{self, Timeouts};
 use crate::mcp_client::{Auth, Exchange, McpClient};
 use crate::profile::{IssuerStyle, REVISIONS, minus, union};
 use crate::schema_args;
@@ -53,15 +55,26 @@ const MAX_TOOLS: usize = 40;
 pub struct ProbeOptions {
     /// The MCP endpoint.
     pub url: String,
-    /// Bound of every single request the probe sends.
-    pub timeout: Duration,
+    /// Bounds of every single request the probe sends, by kind.
+    pub timeouts: Timeouts,
+}
+
+impl ProbeOptions {
+    /// Every kind of wait bounded by `timeout`.
+    pub fn new(url: &str, timeout: Duration) -> ProbeOptions {
+        ProbeOptions {
+            url: url.to_string(),
+            timeouts: Timeouts::uniform(timeout),
+        }
+    }
 }
 
 /// The metadata URL of the first authorization server in `authorization_servers` that is on the
 /// MCP endpoint's own origin and offers a `registration_endpoint` (RFC 8414 §3, path-inserted
 /// then OIDC), if any.
 async fn own_origin_registrar(
-    http: &reqwest::Client,
+    client: &reqwest::Client,
+    timeouts: &Timeouts,
     endpoint: &str,
     authorization_servers: &[String],
 ) -> Option<String> {
@@ -80,16 +93,16 @@ async fn own_origin_registrar(
             format!("{base}/.well-known/openid-configuration{path}"),
             format!("{base}{path}/.well-known/openid-configuration"),
         ] {
-            let Ok(r) = http.get(&at).send().await else {
+            let Ok(r) = http::fetch(client.get(&at), timeouts).await else {
                 continue;
             };
-            if !r.status().is_success() {
+            if !(200..300).contains(&r.status) {
                 continue;
             }
-            if let Ok(v) = r.json::<Value>().await
-                && v.get("registration_endpoint")
-                    .and_then(Value::as_str)
-                    .is_some()
+            if r.json()
+                .get("registration_endpoint")
+                .and_then(Value::as_str)
+                .is_some()
             {
                 return Some(at);
             }
@@ -332,35 +345,116 @@ fn content_type(ex: &Exchange) -> String {
         .to_string()
 }
 
-/// What an unusable first answer means, in one line.
-fn unreachable_line(url: &str, ex: &Exchange, timeout: Duration) -> String {
-    if ex.status == 0 {
-        let why = ex.body.trim_start_matches("no answer: ");
-        if why.contains("timed out") || why.contains("timeout") {
-            return format!(
-                "{url}: no response within {} s — is the server running and listening there?",
-                timeout.as_secs()
-            );
-        }
-        return format!("{url}: no answer ({why}) — is the server running?");
+/// The preflight's verdict on the first answer (an MCP opening request without a token): `Ok`
+/// for an MCP endpoint that asks for OAuth (401/403) or answers JSON-RPC, else the one line
+/// naming the URL and the problem.
+pub fn preflight_verdict(url: &str, ex: &Exchange) -> Result<(), String> {
+    let wants_oauth = matches!(ex.status, 401 | 403);
+    let speaks_jsonrpc = (200..300).contains(&ex.status) && ex.message.is_some();
+    if wants_oauth || speaks_jsonrpc {
+        return Ok(());
     }
+    if ex.status == 0 {
+        let why = match &ex.failure {
+            Some(f) => f.describe(),
+            None => format!("{} — is the server running?", excerpt(&ex.body)),
+        };
+        return Err(format!("{url}: {why}"));
+    }
+    let what = if ex.rpc_method.as_deref() == Some("server/discover") {
+        "an MCP server/discover without a token"
+    } else {
+        "an MCP initialize without a token"
+    };
     if (300..400).contains(&ex.status) {
         let to = ex
             .headers
             .get("location")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("?");
-        return format!(
-            "{url}: answered {} redirecting to {to}; the suite never follows redirects with a token — give the final MCP endpoint with --url",
-            ex.status
-        );
+        let here = url::Url::parse(url).ok();
+        let there = here.as_ref().and_then(|h| h.join(to).ok());
+        let elsewhere = match (&here, &there) {
+            (Some(h), Some(t)) => h.origin() != t.origin(),
+            _ => false,
+        };
+        let shown = there
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| to.to_string());
+        return Err(if elsewhere {
+            format!(
+                "{url}: answered {} redirecting to another origin ({shown}); the suite never follows redirects with a token (it would hand the token to another server) — give the final MCP endpoint with --url",
+                ex.status
+            )
+        } else {
+            format!(
+                "{url}: answered {} redirecting to {shown}; the suite never follows redirects with a token — give the final MCP endpoint with --url",
+                ex.status
+            )
+        });
     }
-    format!(
-        "{url}: not an MCP endpoint that asks for OAuth — an MCP initialize without a token got HTTP {} ({}: {}); expected 401 with a Bearer challenge (or a JSON-RPC answer). Check the URL (the path of the MCP endpoint, e.g. /mcp)",
+    if ex.status >= 500 {
+        return Err(format!(
+            "{url}: answered HTTP {} to {what} ({}: {}) — the server is failing; check its log",
+            ex.status,
+            content_type(ex),
+            excerpt(&ex.body)
+        ));
+    }
+    if (200..300).contains(&ex.status) {
+        let ct = content_type(ex);
+        let why = if let Some(c) = &ex.cut {
+            format!(
+                "answered HTTP {} ({ct}) to {what}, but no JSON-RPC answer came: {}",
+                ex.status,
+                c.note()
+                    .trim_start_matches("[mcp-authcheck: ")
+                    .trim_end_matches(']')
+            )
+        } else if ct.contains("html") || ex.body.trim_start().starts_with('<') {
+            format!(
+                "answered an HTML page (HTTP {}) to {what}, not JSON-RPC: {}",
+                ex.status,
+                excerpt(&ex.body)
+            )
+        } else if ct.starts_with("text/event-stream") {
+            format!(
+                "answered an event stream (HTTP {}) to {what} that ended without the JSON-RPC answer: {}",
+                ex.status,
+                excerpt(&ex.body)
+            )
+        } else if serde_json::from_str::<Value>(&ex.body).is_err() {
+            format!(
+                "answered HTTP {} to {what} with invalid JSON ({ct}): {}",
+                ex.status,
+                excerpt(&ex.body)
+            )
+        } else {
+            format!(
+                "answered HTTP {} to {what} with JSON that is not a JSON-RPC response to it: {}",
+                ex.status,
+                excerpt(&ex.body)
+            )
+        };
+        return Err(format!(
+            "{url}: not an MCP endpoint: it {why} — check the URL (the path of the MCP endpoint, e.g. /mcp)"
+        ));
+    }
+    Err(format!(
+        "{url}: not an MCP endpoint that asks for OAuth — {what} got HTTP {} ({}: {}); expected 401 with a Bearer challenge (or a JSON-RPC answer). Check the URL (the path of the MCP endpoint, e.g. /mcp)",
         ex.status,
         content_type(ex),
         excerpt(&ex.body)
-    )
+    ))
+}
+
+/// The preflight: one bounded request to the endpoint before anything else — the revision's
+/// opening request without a token. `Ok` = the answer (for the probe's challenge), `Err` = the
+/// one line that ends the run (exit code 2).
+pub async fn preflight(mcp: &McpClient) -> Result<Exchange, ProbeError> {
+    let first = mcp.initialize(&Auth::None, "no token", &[]).await;
+    preflight_verdict(&mcp.url, &first).map_err(ProbeError)?;
+    Ok(first)
 }
 
 impl Prober<'_> {
@@ -590,6 +684,24 @@ pub async fn probe(
         })
     };
 
+    // 1. The endpoint answers like MCP (the preflight), before anything else.
+    let offered = hints
+        .protocol_version
+        .clone()
+        .unwrap_or_else(|| OFFERED_REVISION.to_string());
+    // The probe's own circuit breaker: a server that stops answering mid-probe ends it at once.
+    let breaker = std::sync::Arc::new(Breaker::new(&url, opts.timeouts));
+    let mcp = McpClient::with_timeouts(&url, &offered, opts.timeouts)
+        .with_breaker(breaker.clone())
+        .sent_by(PROBE);
+    let first = preflight(&mcp).await?;
+    let challenge: Option<Challenge> = first.bearer_challenge().ok().flatten();
+    if first.message.is_some() && (200..300).contains(&first.status) {
+        notes.push(format!(
+            "{url} served initialize without any token: it does not ask for OAuth, so the authentication scenarios will fail"
+        ));
+    }
+
     // mock-as: project, server entries, tenants, apps.
     let info = mock.get("/_mock/info").await.map_err(|e| {
         ProbeError(format!(
@@ -635,35 +747,13 @@ pub async fn probe(
         })
         .unwrap_or_default();
 
-    // 1. The endpoint answers like MCP.
-    let offered = hints
-        .protocol_version
-        .clone()
-        .unwrap_or_else(|| OFFERED_REVISION.to_string());
-    let mcp = McpClient::with_timeout(&url, &offered, opts.timeout);
-    let first = mcp.initialize(&Auth::None, "no token", &[]).await;
-    let challenge: Option<Challenge> = first.bearer_challenge().ok().flatten();
-    let wants_oauth = matches!(first.status, 401 | 403);
-    let speaks_jsonrpc = (200..300).contains(&first.status) && first.message.is_some();
-    if !wants_oauth && !speaks_jsonrpc {
-        return Err(ProbeError(unreachable_line(&url, &first, opts.timeout)));
-    }
-    if speaks_jsonrpc {
-        notes.push(format!(
-            "{url} served initialize without any token: it does not ask for OAuth, so the authentication scenarios will fail"
-        ));
-    }
     let challenge_scopes = challenge
         .as_ref()
         .map(Challenge::scopes)
         .unwrap_or_default();
 
     // 2. Protected Resource Metadata.
-    let http = reqwest::Client::builder()
-        .timeout(opts.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default();
+    let http = http::client(&opts.timeouts);
     let mut prm_urls: Vec<String> = challenge
         .as_ref()
         .and_then(|c| c.param("resource_metadata").map(str::to_string))
@@ -672,15 +762,14 @@ pub async fn probe(
     prm_urls.extend(prm_candidates(&url));
     let mut prm: Option<(String, Value)> = None;
     for u in prm_urls {
-        let Ok(resp) = http.get(&u).send().await else {
+        let Ok(resp) = http::fetch(http.get(&u), &opts.timeouts).await else {
             continue;
         };
-        if !resp.status().is_success() {
+        if !(200..300).contains(&resp.status) {
             continue;
         }
-        if let Ok(v) = resp.json::<Value>().await
-            && v.get("resource").and_then(Value::as_str).is_some()
-        {
+        let v = resp.json();
+        if v.get("resource").and_then(Value::as_str).is_some() {
             prm = Some((u, v));
             break;
         }
@@ -885,6 +974,10 @@ pub async fn probe(
         let _ = mock.delete(&format!("/_mock/connections/{id}")).await;
     }
     let _ = mock.delete(&format!("/_mock/users/{user}")).await;
+    // A server that stopped answering makes every later finding meaningless: say that instead.
+    if let Some(line) = breaker.message() {
+        return Err(ProbeError(line));
+    }
     let (mut table, tools, entry_id, style) = result?;
 
     // 8. Validation mode.
@@ -913,7 +1006,7 @@ pub async fn probe(
     // 9. OAuth proxy: the PRM names an authorization server on the MCP server's own origin that
     // registers clients dynamically — the server is the AS its clients see, in front of the one
     // whose tokens it accepts (mock-as's, as the probe just saw).
-    let proxy = own_origin_registrar(&http, &url, &prm_as).await;
+    let proxy = own_origin_registrar(&http, &opts.timeouts, &url, &prm_as).await;
     if let Some(a) = table.get_mut("auth").and_then(toml::Value::as_table_mut) {
         a.insert("oauth_proxy".into(), toml::Value::Boolean(proxy.is_some()));
     }

@@ -34,6 +34,10 @@ pub struct Profile {
     /// Requirement tag (`req-40`, `req-C3`) → why the server is known to fail it.
     #[serde(default)]
     pub expected_failures: BTreeMap<String, String>,
+    /// How long each kind of wait on the server may take (connect, headers, body); the
+    /// `--connect-timeout`, `--headers-timeout` and `--body-timeout` flags override them.
+    #[serde(default)]
+    pub timeouts: crate::http::Timeouts,
 }
 
 /// `[server]`.

@@ -124,6 +124,8 @@ mod tests {
             headers: HeaderMap::new(),
             body: String::new(),
             message,
+            failure: None,
+            cut: None,
         }
     }
     fn tool_error(text: &str) -> Exchange {

@@ -123,7 +123,15 @@ impl Verdict {
     }
 }
 
+/// The tag of a check that could not be made because of the server (the preflight refused it, or
+/// it stopped answering): JUnit says `<error>`, checks.json's state says `ERROR`.
+pub const ERRORED_TAG: &str = "errored";
+
 impl Record {
+    /// Whether this stands for checks the server kept from running ([`ERRORED_TAG`]).
+    pub fn errored(&self) -> bool {
+        self.tags.iter().any(|t| t == ERRORED_TAG)
+    }
     /// The `req-N` tag.
     pub fn req(&self) -> Option<&str> {
         self.tags
@@ -241,8 +249,10 @@ pub fn junit(records: &[Record], expected: &BTreeMap<String, String>, strict: bo
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"mcp-authcheck\">\n",
     );
     for (feature, recs) in by_feature {
+        let errors = recs.iter().filter(|r| r.errored()).count();
         let failures = recs
             .iter()
+            .filter(|r| !r.errored())
             .filter(|r| matches!(r.verdict(expected, strict), Verdict::Fail | Verdict::Stale))
             .count();
         let skipped = recs
@@ -251,7 +261,7 @@ pub fn junit(records: &[Record], expected: &BTreeMap<String, String>, strict: bo
             .count();
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
             xml(feature),
             recs.len()
         );
@@ -270,6 +280,13 @@ pub fn junit(records: &[Record], expected: &BTreeMap<String, String>, strict: bo
             };
             match r.verdict(expected, strict) {
                 Verdict::Pass => out.push_str("/>\n"),
+                Verdict::Fail if r.errored() => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <error message=\"the run could not check the server\">{}</error>\n    </testcase>",
+                        xml(msg)
+                    );
+                }
                 Verdict::Fail => {
                     let _ = writeln!(
                         out,
@@ -355,6 +372,7 @@ pub fn checks_json(
                 Verdict::Xfail => "INFO",
             };
             let state = match v {
+                _ if r.errored() => Some("ERROR"),
                 Verdict::Xfail => Some("XFAIL"),
                 Verdict::Stale => Some("STALE"),
                 Verdict::Fixed => Some("FIXED"),

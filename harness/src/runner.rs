@@ -13,6 +13,8 @@ use futures::FutureExt as _;
 use serde_json::json;
 
 use crate::as_client::MockAsClient;
+use crate::breaker::Breaker;
+use crate::http::Timeouts;
 use crate::mcp_client::McpClient;
 use crate::probe::{self, Hints, ProbeOptions, ProbeReport};
 use crate::profile::{IssuerStyle, Profile, Validation};
@@ -56,8 +58,12 @@ pub struct RunOptions {
     /// Test this MCP revision (`--protocol-version`), whatever else the server speaks: as if the
     /// profile said `server.protocol_version`, over the profile's own value.
     pub protocol_version: Option<String>,
-    /// Bound of each request the probe sends.
-    pub probe_timeout: Duration,
+    /// Caps every bound of each request the probe sends (`--probe-timeout`); `None` = the
+    /// run's [`RunOptions::timeouts`].
+    pub probe_timeout: Option<Duration>,
+    /// `--connect-timeout`, `--headers-timeout`, `--body-timeout`: over the profile's
+    /// `[timeouts]` (and the defaults, [`crate::http::Timeouts::default`]).
+    pub timeouts: crate::http::TimeoutFlags,
     /// Progress output while the scenarios run.
     pub progress: Progress,
     /// A previous run's failures (`--baseline FILE`): the same failures now are XFAIL, a listed
@@ -85,7 +91,8 @@ impl Default for RunOptions {
             reference_oauth_proxy: false,
             reference_2026_07_28: false,
             protocol_version: None,
-            probe_timeout: Duration::from_secs(10),
+            probe_timeout: None,
+            timeouts: crate::http::TimeoutFlags::default(),
             progress: Progress::Quiet,
             baseline: None,
         }
@@ -201,6 +208,8 @@ pub struct RunResult {
     pub probe: Option<ProbeReport>,
     /// The MCP endpoint the run tested.
     pub server: String,
+    /// The server stopped answering mid-run: the one line (the run could not complete; exit 2).
+    pub stopped: Option<String>,
 }
 
 impl RunResult {
@@ -288,6 +297,95 @@ pub fn not_applicable(tags: &[String], p: &Profile) -> Option<String> {
     }
     None
 }
+
+/// The record that stands for the checks a server problem kept from running: the preflight's
+/// refusal (`scenario` = [`PREFLIGHT`]) or the server stopping mid-run ([`STOPPED`]). One
+/// errored MUST check, written through the usual report writers.
+pub fn server_record(scenario: &str, message: &str) -> Record {
+    Record {
+        feature: SERVER_FEATURE.into(),
+        scenario: scenario.into(),
+        tags: vec![SERVER_REQ.into(), "must".into(), report::ERRORED_TAG.into()],
+        outcome: Outcome::Failed(message.to_string()),
+        millis: 0,
+        req_failed: false,
+        source: "features".into(),
+        baselined: None,
+    }
+}
+
+/// The feature name of [`server_record`]s.
+pub const SERVER_FEATURE: &str = "The server under test";
+/// Their requirement tag (not a checklist item: the run could not check any).
+pub const SERVER_REQ: &str = "req-server-answers";
+/// The preflight's (and the probe's) check.
+pub const PREFLIGHT: &str =
+    "the endpoint answers like an MCP server the suite can test (preflight and probe)";
+/// The mid-run check.
+pub const STOPPED: &str = "the server keeps answering for the whole run";
+
+/// The scenarios that failed because the breaker had tripped (their message is its line) become
+/// one record naming where the server stopped and what was not run.
+fn collapse_stopped(records: &mut Vec<Record>, line: &str) {
+    let (cut, kept): (Vec<Record>, Vec<Record>) = std::mem::take(records)
+        .into_iter()
+        .partition(|r| matches!(&r.outcome, Outcome::Failed(m) if m.starts_with(line)));
+    *records = kept;
+    let mut names: Vec<String> = cut
+        .iter()
+        .map(|r| format!("{} {}", r.req().unwrap_or("req-?"), r.scenario))
+        .collect();
+    names.sort();
+    let shown: Vec<&str> = names.iter().take(10).map(String::as_str).collect();
+    let more = names.len().saturating_sub(shown.len());
+    let mut msg = format!(
+        "{line}
+scenarios not run: {}",
+        names.len()
+    );
+    if !shown.is_empty() {
+        msg.push_str(&format!(": {}", shown.join("; ")));
+    }
+    if more > 0 {
+        msg.push_str(&format!("; and {more} more"));
+    }
+    records.push(server_record(STOPPED, &msg));
+}
+
+thread_local! {
+    /// Set while this thread polls the scenarios: a panic there is a step failing (cucumber
+    /// catches it and the report carries its message), not something to print.
+    static IN_STEPS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Steps fail by panicking; the default hook would print each one to stderr ("thread 'main'
+/// panicked at …") although the report already says it. While the scenarios are polled the hook
+/// stays silent; any other panic is printed as before.
+trait QuietPanics: std::future::Future + Sized {
+    fn quiet_panics(self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output>>>
+    where
+        Self: 'static,
+    {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if !IN_STEPS.with(|f| f.get()) {
+                    previous(info);
+                }
+            }));
+        });
+        let mut inner = Box::pin(self);
+        Box::pin(std::future::poll_fn(move |cx| {
+            IN_STEPS.with(|f| f.set(true));
+            let r = inner.as_mut().poll(cx);
+            IN_STEPS.with(|f| f.set(false));
+            r
+        }))
+    }
+}
+
+impl<F: std::future::Future> QuietPanics for F {}
 
 fn panic_text(e: &event::StepError) -> String {
     match e {
@@ -401,7 +499,9 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
     };
     AuthWorld::cucumber()
         .max_concurrent_scenarios(opts.concurrency)
-        .before(|_, _, _, w| {
+        .before(|_, _, s, w| {
+            // The scenario's requests go by its name (the breaker says where the server stopped).
+            w.mcp = w.ctx.mcp.sent_by(&s.name);
             async move {
                 w.started = Instant::now();
             }
@@ -456,11 +556,16 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
         ))
         .with_cli(cli::Opts::<_, _, _, cli::Empty>::default())
         .filter_run(opts.features.clone(), filter)
+        .quiet_panics()
         .await;
     if progress == Progress::Terminal {
         eprint!("\r\x1b[2K");
     }
     let mut records = std::mem::take(&mut *RECORDS.lock().unwrap_or_else(|p| p.into_inner()));
+    let stopped = ctx.mcp.stopped();
+    if let Some(line) = &stopped {
+        collapse_stopped(&mut records, line);
+    }
     records.sort_by(|a, b| {
         (a.feature.as_str(), a.req(), a.scenario.as_str()).cmp(&(
             b.feature.as_str(),
@@ -489,6 +594,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
         strict: opts.strict,
         probe: None,
         server: ctx.profile.server.url.clone(),
+        stopped,
     })
 }
 
@@ -598,20 +704,48 @@ pub async fn learn(
     url: &str,
     mock: &MockAsClient,
     file: Option<(&toml::Table, &str)>,
-    timeout: Duration,
-) -> Result<(Profile, ProbeReport), String> {
+    timeouts: Timeouts,
+) -> Result<(Profile, ProbeReport), Refused> {
     let hints = file.map(|(t, _)| Hints::from_table(t)).unwrap_or_default();
     let opts = ProbeOptions {
         url: url.to_string(),
-        timeout,
+        timeouts,
     };
     let report = probe::probe(&opts, mock, &hints)
         .await
-        .map_err(|e| e.to_string())?;
-    let mut profile = Profile::from_layers(&report.table, file).map_err(|e| e.to_string())?;
+        .map_err(|e| Refused::Server(e.to_string()))?;
+    let mut profile =
+        Profile::from_layers(&report.table, file).map_err(|e| Refused::Setup(e.to_string()))?;
     profile.server.url = url.to_string();
     profile.mock_as.url = mock.base.clone();
     Ok((profile, report))
+}
+
+/// Why a run could not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The server under test is unusable (down, hanging, not MCP, refuses every token…): the
+    /// reports say so as one errored check.
+    Server(String),
+    /// The set-up is wrong (a profile field, mock-as): nothing about the server to report.
+    Setup(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Server(m) | Refused::Setup(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The run's bounds: the flags over the profile file's `[timeouts]` over the defaults.
+pub fn run_timeouts(
+    file: Option<(&toml::Table, &str)>,
+    opts: &RunOptions,
+) -> Result<Timeouts, String> {
+    let base = crate::http::timeouts_of(file.map(|(t, _)| t), file.map_or("", |(_, n)| n))?;
+    Ok(opts.timeouts.over(base))
 }
 
 /// Probe, then run: the one path every way of running takes.
@@ -638,9 +772,36 @@ pub async fn probe_and_run(
         Some((t, n)) => Some((t, n.as_str())),
         None => file,
     };
-    let (profile, report) = learn(url, &mock, file, opts.probe_timeout).await?;
-    let mcp = McpClient::new(&profile.server.url, &profile.server.protocol_version);
-    let ctx = Arc::new(SuiteCtx { profile, mock, mcp });
+    let timeouts = run_timeouts(file, opts)?;
+    let probe_timeouts = match opts.probe_timeout {
+        Some(cap) => timeouts.capped(cap),
+        None => timeouts,
+    };
+    let (mut profile, report) = match learn(url, &mock, file, probe_timeouts).await {
+        Ok(v) => v,
+        Err(Refused::Server(line)) => {
+            // The same line in the reports, as the run's one (errored) check.
+            if let Some(dir) = &opts.report_dir {
+                let meta = report::ReportMeta {
+                    server: url.to_string(),
+                    profile: opts.profile.as_ref().map(|p| p.display().to_string()),
+                };
+                let records = [server_record(PREFLIGHT, &line)];
+                report::write(dir, &records, &BTreeMap::new(), opts.strict, &meta).map_err(
+                    |e| {
+                        format!(
+                            "{line} (and cannot write reports to {}: {e})",
+                            dir.display()
+                        )
+                    },
+                )?;
+            }
+            return Err(line);
+        }
+        Err(Refused::Setup(m)) => return Err(m),
+    };
+    profile.timeouts = timeouts;
+    let ctx = context_for(profile, mock);
     let mut res = run_with(ctx, opts).await?;
     if let Some(dir) = &opts.report_dir {
         // What the verdicts rest on (issuer, audience, scopes, tools), next to them.
@@ -651,11 +812,22 @@ pub async fn probe_and_run(
     Ok(res)
 }
 
+/// The run's context: the MCP client with the profile's bounds and a fresh circuit breaker.
+fn context_for(profile: Profile, mock: MockAsClient) -> Arc<SuiteCtx> {
+    let breaker = Arc::new(Breaker::new(&profile.server.url, profile.timeouts));
+    let mcp = McpClient::with_timeouts(
+        &profile.server.url,
+        &profile.server.protocol_version,
+        profile.timeouts,
+    )
+    .with_breaker(breaker);
+    Arc::new(SuiteCtx { profile, mock, mcp })
+}
+
 /// A context for a profile.
 pub fn context(profile: Profile) -> Arc<SuiteCtx> {
     let mock = MockAsClient::new(&profile.mock_as.url, profile.mock_as.admin_token.clone());
-    let mcp = McpClient::new(&profile.server.url, &profile.server.protocol_version);
-    Arc::new(SuiteCtx { profile, mock, mcp })
+    context_for(profile, mock)
 }
 
 /// The reference server's profile file, compiled in.

@@ -44,6 +44,9 @@ fn ctx() -> Arc<SuiteCtx> {
 pub struct AuthWorld {
     /// The run's shared context.
     pub ctx: Arc<SuiteCtx>,
+    /// The run's MCP client, its requests sent by this scenario (set by the runner's `before`
+    /// hook): the circuit breaker names where the server stopped answering.
+    pub mcp: McpClient,
     /// A short id unique to this scenario.
     pub id: String,
     /// This scenario's user on mock-as (created on first use).
@@ -73,8 +76,10 @@ pub struct AuthWorld {
 impl AuthWorld {
     fn new() -> AuthWorld {
         let id = scenario_id();
+        let ctx = ctx();
         AuthWorld {
-            ctx: ctx(),
+            mcp: ctx.mcp.clone(),
+            ctx,
             client_id: format!("authcheck-{id}"),
             id,
             user: None,
@@ -102,6 +107,17 @@ impl AuthWorld {
             Some(e) => panic!("{what}\n{}", e.describe()),
             None => panic!("{what}"),
         }
+    }
+
+    /// Keep an exchange; once the server stopped answering (the run's circuit breaker tripped),
+    /// end the scenario with that line instead of letting it wait on a dead server.
+    #[track_caller]
+    pub fn record(&mut self, ex: Exchange) -> &Exchange {
+        if let Some(line) = self.mcp.stopped() {
+            panic!("{line}");
+        }
+        self.exchanges.push(ex);
+        self.last()
     }
 
     /// The last exchange (a step that needs one when none happened is a suite bug).
@@ -234,22 +250,19 @@ impl AuthWorld {
     /// Send `initialize` (no session yet).
     pub async fn initialize(&mut self) -> &Exchange {
         let ex = self
-            .ctx
             .mcp
             .initialize(&self.auth(), &self.token_note, &[])
             .await;
-        self.exchanges.push(ex);
-        self.last()
+        self.record(ex)
     }
 
     /// Open a session: initialize + initialized; keeps the session id.
     pub async fn open(&mut self) -> &Exchange {
-        let ex = self.ctx.mcp.open(&self.auth(), &self.token_note).await;
+        let ex = self.mcp.open(&self.auth(), &self.token_note).await;
         if (200..300).contains(&ex.status) {
             self.session = ex.session_id();
         }
-        self.exchanges.push(ex);
-        self.last()
+        self.record(ex)
     }
 
     /// `tools/list`, opening a session first if the server keeps them and none is open.
@@ -261,12 +274,10 @@ impl AuthWorld {
             }
         }
         let ex = self
-            .ctx
             .mcp
             .list_tools(&self.auth(), &self.token_note, self.session.as_deref())
             .await;
-        self.exchanges.push(ex);
-        self.last()
+        self.record(ex)
     }
 
     /// `tools/call` with the profile's arguments for that tool.
@@ -283,7 +294,6 @@ impl AuthWorld {
             .map(|t| serde_json::to_value(&t.arguments).unwrap_or(json!({})))
             .unwrap_or(json!({}));
         let ex = self
-            .ctx
             .mcp
             .call_tool(
                 &self.auth(),
@@ -293,8 +303,7 @@ impl AuthWorld {
                 args,
             )
             .await;
-        self.exchanges.push(ex);
-        self.last()
+        self.record(ex)
     }
 
     /// Send a raw request (method, session, body, headers) and record it.
@@ -305,7 +314,6 @@ impl AuthWorld {
         headers: &[(&str, &str)],
     ) -> &Exchange {
         let ex = self
-            .ctx
             .mcp
             .send(
                 method,
@@ -316,8 +324,7 @@ impl AuthWorld {
                 headers,
             )
             .await;
-        self.exchanges.push(ex);
-        self.last()
+        self.record(ex)
     }
 
     /// Assert the last status.

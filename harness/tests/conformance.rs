@@ -53,6 +53,18 @@ struct Cli {
     /// Scenarios in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Bound on connecting to the server, seconds (default 5, or the profile's
+    /// timeouts.connect_seconds).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    connect_timeout: Option<std::time::Duration>,
+    /// Bound from sending a request to the answer's headers, seconds (default 10, or the
+    /// profile's timeouts.headers_seconds).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    headers_timeout: Option<std::time::Duration>,
+    /// Bound on reading a whole answer body, seconds (default 30, or the profile's
+    /// timeouts.body_seconds).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    body_timeout: Option<std::time::Duration>,
     /// Print every step.
     #[arg(long)]
     verbose: bool,
@@ -94,6 +106,14 @@ struct Cli {
     list: bool,
 }
 
+/// A `--*-timeout` value: seconds, > 0.
+fn seconds(v: &str) -> Result<std::time::Duration, String> {
+    let n: f64 = v
+        .parse()
+        .map_err(|_| format!("{v:?} is not a number of seconds"))?;
+    harness::http::seconds(n)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.list {
@@ -117,6 +137,11 @@ fn main() -> ExitCode {
         concurrency: cli.concurrency.max(1),
         verbose: cli.verbose,
         protocol_version: cli.protocol_version.clone(),
+        timeouts: harness::http::TimeoutFlags {
+            connect: cli.connect_timeout,
+            headers: cli.headers_timeout,
+            body: cli.body_timeout,
+        },
         ..RunOptions::default()
     };
     if let Some(d) = cli.report_dir {
@@ -289,6 +314,11 @@ fn main() -> ExitCode {
                 .map(|f| d.join(f).display().to_string())
                 .collect();
             println!("reports: {}", files.join(", "));
+        }
+        if let Some(line) = &result.stopped {
+            // The server stopped answering: the run could not complete.
+            eprintln!("error: {line}");
+            return ExitCode::from(2);
         }
         if let Err(e) = harness::github::publish(&result) {
             eprintln!("error: {e}");

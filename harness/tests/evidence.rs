@@ -75,9 +75,14 @@ async fn run_broken(broken: (Method, &'static str), filter: Option<&str>) -> Run
     tokio::spawn(async move { axum::serve(pl, app).await });
 
     let real = MockAsClient::new(&mock_base, None);
-    let (mut profile, _) = runner::learn(&resource, &real, None, Duration::from_secs(10))
-        .await
-        .unwrap();
+    let (mut profile, _) = runner::learn(
+        &resource,
+        &real,
+        None,
+        harness::http::Timeouts::uniform(Duration::from_secs(10)),
+    )
+    .await
+    .unwrap();
     profile.auth.jwks_cache_seconds = 1;
     let mcp = McpClient::new(&profile.server.url, &profile.server.protocol_version);
     let ctx = Arc::new(SuiteCtx {

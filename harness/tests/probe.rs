@@ -478,10 +478,7 @@ async fn mcp(State(s): State<Arc<FakeState>>, headers: HeaderMap, body: Bytes) -
 // Helpers.
 
 async fn run_probe(mock: &Mock, url: &str) -> Result<ProbeReport, ProbeError> {
-    let opts = ProbeOptions {
-        url: url.to_string(),
-        timeout: TIMEOUT,
-    };
+    let opts = ProbeOptions::new(url, TIMEOUT);
     tokio::time::timeout(
         RUN_BOUND,
         harness::probe::probe(&opts, &mock.client, &Hints::default()),
@@ -873,10 +870,7 @@ async fn start_hanging() -> String {
 }
 
 async fn probe_with_timeout(mock: &Mock, url: &str, timeout: Duration) -> ProbeError {
-    let opts = ProbeOptions {
-        url: url.to_string(),
-        timeout,
-    };
+    let opts = ProbeOptions::new(url, timeout);
     tokio::time::timeout(
         RUN_BOUND,
         harness::probe::probe(&opts, &mock.client, &Hints::default()),
@@ -1007,10 +1001,7 @@ async fn the_profiles_issuer_is_the_only_one_tried() {
         issuer: Some(harness::profile::IssuerStyle::Project),
         ..Hints::default()
     };
-    let opts = ProbeOptions {
-        url: fake.url.clone(),
-        timeout: TIMEOUT,
-    };
+    let opts = ProbeOptions::new(&fake.url.clone(), TIMEOUT);
     let e = tokio::time::timeout(
         RUN_BOUND,
         harness::probe::probe(&opts, &mock.client, &hints),
@@ -1101,10 +1092,7 @@ async fn a_forced_revision_is_the_one_spoken() {
         protocol_version: Some("2026-07-28".into()),
         ..Hints::default()
     };
-    let opts = ProbeOptions {
-        url: url.clone(),
-        timeout: TIMEOUT,
-    };
+    let opts = ProbeOptions::new(&url.clone(), TIMEOUT);
     let r = tokio::time::timeout(
         RUN_BOUND,
         harness::probe::probe(&opts, &mock.client, &hints),

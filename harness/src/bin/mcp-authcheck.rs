@@ -5,8 +5,9 @@
 //! failures as `[expected_failures]` lines for a profile.
 //!
 //! Exit codes: 0 pass, 1 a MUST failure or a STALE expectation (or a SHOULD failure with
-//! `--strict`), 2 the run could not happen (bad arguments, server down, profile or baseline
-//! error).
+//! `--strict`), 2 the run could not happen (bad arguments, profile or baseline error, a server
+//! the preflight refuses — down, hanging, reset, not HTTP, 5xx, not MCP, redirecting — or one
+//! that stopped answering mid-run).
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -76,9 +77,20 @@ struct Target {
     /// How long to wait for a server started with `-- COMMAND` to answer.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     startup_timeout: u64,
-    /// Bound of each request the probe sends.
-    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
-    probe_timeout: u64,
+    /// Cap on every bound of each request the probe sends (default: the run's bounds).
+    #[arg(long, value_name = "SECONDS")]
+    probe_timeout: Option<u64>,
+    /// Bound on connecting to the server (default 5, or the profile's timeouts.connect_seconds).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    connect_timeout: Option<Duration>,
+    /// Bound from sending a request to the answer's headers (default 10, or the profile's
+    /// timeouts.headers_seconds): a server that accepts and never answers is reported after it.
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    headers_timeout: Option<Duration>,
+    /// Bound on reading a whole answer body, or an event stream up to the awaited message
+    /// (default 30, or the profile's timeouts.body_seconds).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    body_timeout: Option<Duration>,
     /// The server to start once mock-as is up (after `--`); it gets MOCK_AS_URL, MOCK_AS_ISSUER,
     /// MOCK_AS_WELL_KNOWN, MOCK_AS_JWKS_URL, MOCK_AS_PROJECT_ID, MOCK_AS_INBOUND_ISSUER,
     /// MOCK_AS_PROJECT_ISSUER, MCP_SERVER_URL, MCP_RESOURCE, and
@@ -135,6 +147,27 @@ struct InitArgs {
     /// Replace the file if it exists.
     #[arg(long)]
     force: bool,
+}
+
+/// A `--*-timeout` value: seconds, > 0.
+fn seconds(v: &str) -> Result<Duration, String> {
+    let n: f64 = v
+        .parse()
+        .map_err(|_| format!("{v:?} is not a number of seconds"))?;
+    harness::http::seconds(n)
+}
+
+impl Target {
+    fn timeout_flags(&self) -> harness::http::TimeoutFlags {
+        harness::http::TimeoutFlags {
+            connect: self.connect_timeout,
+            headers: self.headers_timeout,
+            body: self.body_timeout,
+        }
+    }
+    fn probe_cap(&self) -> Option<Duration> {
+        self.probe_timeout.map(|s| Duration::from_secs(s.max(1)))
+    }
 }
 
 /// Why the run could not happen (exit code 2).
@@ -382,7 +415,8 @@ async fn run(a: RunArgs) -> Result<ExitCode, CannotRun> {
         concurrency: a.concurrency.max(1),
         verbose: a.verbose,
         features: features.0,
-        probe_timeout: Duration::from_secs(a.target.probe_timeout.max(1)),
+        probe_timeout: a.target.probe_cap(),
+        timeouts: a.target.timeout_flags(),
         progress,
         baseline: known,
         protocol_version: a.protocol_version.clone(),
@@ -408,6 +442,26 @@ async fn run(a: RunArgs) -> Result<ExitCode, CannotRun> {
         Some(Ok(r)) => r,
     };
     println!("{}", result.console());
+    if let Some(line) = &result.stopped {
+        // The run could not complete: the verdicts so far are in the reports, with one errored
+        // check for the rest.
+        println!(
+            "reports: {}",
+            report::REPORT_FILES
+                .iter()
+                .map(|f| a.report_dir.join(f).display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if let Some(srv) = &session.server {
+            println!(
+                "server output (last 30 lines):
+{}",
+                srv.log_tail(30)
+            );
+        }
+        return Err(CannotRun(line.clone()));
+    }
     let files: Vec<String> = report::REPORT_FILES
         .iter()
         .map(|f| a.report_dir.join(f).display().to_string())
@@ -451,9 +505,16 @@ async fn init(a: InitArgs) -> Result<(), CannotRun> {
         .file()
         .map(|(t, _)| Hints::from_table(t))
         .unwrap_or_default();
+    let mut timeouts = a.target.timeout_flags().over(harness::http::timeouts_of(
+        session.file().map(|(t, _)| t),
+        session.file().map_or("", |(_, n)| n),
+    )?);
+    if let Some(cap) = a.target.probe_cap() {
+        timeouts = timeouts.capped(cap);
+    }
     let opts = ProbeOptions {
         url: session.url.clone(),
-        timeout: Duration::from_secs(a.target.probe_timeout.max(1)),
+        timeouts,
     };
     let outcome = until_interrupted(probe::probe(&opts, &session.mock, &hints)).await;
     session.stop().await;

@@ -145,7 +145,7 @@ async fn probe_token(w: &mut AuthWorld) -> String {
 async fn descope_post(w: &AuthWorld, path: &str, token: &str, body: Value) -> (u16, Value) {
     let url = format!("{}{path}", w.ctx.mock.base);
     let bearer = format!("{}:{token}", w.profile().mock_as.project_id);
-    match reqwest::Client::new()
+    match crate::http::client(&crate::http::Timeouts::default())
         .post(&url)
         .bearer_auth(bearer)
         .json(&body)
@@ -406,7 +406,6 @@ async fn call_tenant_tool(w: &mut AuthWorld) {
     }
     w.mark_journal().await;
     let ex = w
-        .ctx
         .mcp
         .call_tool(
             &w.auth(),
@@ -416,7 +415,7 @@ async fn call_tenant_tool(w: &mut AuthWorld) {
             args,
         )
         .await;
-    w.exchanges.push(ex);
+    w.record(ex);
 }
 
 #[when("the policy starts allowing the connection")]
@@ -471,10 +470,7 @@ async fn reconsent(w: &mut AuthWorld) {
         panic!("mock-as did not start the connect flow: {status} {v}");
     };
     // mock-as completes the provider's consent headlessly on GET.
-    let r = match reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default()
+    let r = match crate::http::client(&crate::http::Timeouts::default())
         .get(url)
         .send()
         .await

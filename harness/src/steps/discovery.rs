@@ -5,25 +5,14 @@ use serde_json::Value;
 
 use crate::world::AuthWorld;
 
-async fn get_json(url: &str) -> Result<(u16, String, Value), String> {
-    let r = reqwest::Client::new()
-        .get(url)
-        .send()
+/// GET a metadata document: bounded by the run's timeouts and the body cap, never following a
+/// redirect (a redirect is an answer of its own, 3xx).
+async fn get_json(w: &AuthWorld, url: &str) -> Result<(u16, String, Value), String> {
+    let t = w.profile().timeouts;
+    let r = crate::http::fetch(crate::http::client(&t).get(url), &t)
         .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    let status = r.status().as_u16();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let text = r.text().await.unwrap_or_default();
-    Ok((
-        status,
-        ct,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-    ))
+        .map_err(|e| format!("GET {e}"))?;
+    Ok((r.status, r.content_type().to_string(), r.json()))
 }
 
 #[given("the client has fetched the protected resource metadata")]
@@ -41,7 +30,7 @@ async fn fetch_prm(w: &mut AuthWorld) {
     let mut urls: Vec<String> = from_challenge.into_iter().collect();
     urls.extend(crate::probe::prm_candidates(w.profile().resource()));
     for u in urls {
-        if let Ok((200, ct, v)) = get_json(&u).await {
+        if let Ok((200, ct, v)) = get_json(w, &u).await {
             w.saved.insert("prm_url".into(), u);
             w.saved.insert("prm_content_type".into(), ct);
             w.saved.insert("prm".into(), v.to_string());
@@ -64,7 +53,7 @@ async fn rm_serves_json(w: &mut AuthWorld) {
     let Some(u) = c.param("resource_metadata") else {
         w.fail("the challenge has no resource_metadata")
     };
-    match get_json(u).await {
+    match get_json(w, u).await {
         Ok((200, ct, v)) if ct.starts_with("application/json") && v.is_object() => {}
         Ok((s, ct, _)) => w.fail(&format!(
             "GET {u} answered {s} with content-type {ct:?}, expected 200 application/json"
@@ -77,7 +66,7 @@ async fn rm_serves_json(w: &mut AuthWorld) {
 async fn prm_well_known(w: &mut AuthWorld) {
     let cands = crate::probe::prm_candidates(w.profile().resource());
     for u in &cands {
-        if let Ok((200, _, v)) = get_json(u).await
+        if let Ok((200, _, v)) = get_json(w, u).await
             && v.is_object()
         {
             return;
@@ -149,7 +138,7 @@ async fn prm_as_issuer(w: &mut AuthWorld) {
         ];
         let mut found = None;
         for t in &tries {
-            if let Ok((200, _, doc)) = get_json(t).await {
+            if let Ok((200, _, doc)) = get_json(w, t).await {
                 found = Some((t.clone(), doc));
                 break;
             }
@@ -190,13 +179,10 @@ fn origin_of(w: &AuthWorld) -> String {
         .unwrap_or_else(|_| w.fail(&format!("server.url {url:?} is not a URL")))
 }
 
-/// A client for the origin's endpoints: bounded, never following a redirect.
-fn origin_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default()
+/// A client for the origin's endpoints: bounded by the run's timeouts, never following a
+/// redirect.
+fn origin_client(w: &AuthWorld) -> reqwest::Client {
+    crate::http::client(&w.profile().timeouts)
 }
 
 #[when("the client fetches the authorization server metadata at the server's origin")]
@@ -205,16 +191,11 @@ async fn fetch_origin_as_metadata(w: &mut AuthWorld) {
     // clients fetch RFC 8414 metadata there, with the revision in MCP-Protocol-Version.
     let url = format!("{}/.well-known/oauth-authorization-server", origin_of(w));
     let version = w.profile().server.protocol_version.clone();
-    let r = origin_client()
+    let req = origin_client(w)
         .get(&url)
-        .header("MCP-Protocol-Version", version)
-        .send()
-        .await;
-    let (status, body) = match r {
-        Ok(r) => {
-            let s = r.status().as_u16();
-            (s, r.text().await.unwrap_or_default())
-        }
+        .header("MCP-Protocol-Version", version);
+    let (status, body) = match crate::http::fetch(req, &w.profile().timeouts).await {
+        Ok(r) => (r.status, r.text),
         Err(e) => (0, format!("no answer: {e}")),
     };
     w.saved.insert("origin_as_url".into(), url);
@@ -246,17 +227,19 @@ async fn origin_as_metadata_or_defaults(w: &mut AuthWorld) {
     }
     // 2025-03-26 §2.3.3: without metadata, clients use <origin>/authorize, /token, /register.
     let origin = origin_of(w);
-    let http = origin_client();
+    let http = origin_client(w);
+    let t = w.profile().timeouts;
     let mut absent = Vec::new();
     for (method, path) in [
         (reqwest::Method::GET, "/authorize"),
         (reqwest::Method::POST, "/token"),
         (reqwest::Method::POST, "/register"),
     ] {
-        let found = match http.request(method, format!("{origin}{path}")).send().await {
-            Ok(r) => serves_endpoint(r.status().as_u16(), r.headers()),
-            Err(_) => false,
-        };
+        let found =
+            match crate::http::send(http.request(method, format!("{origin}{path}")), &t).await {
+                Ok(r) => serves_endpoint(r.status().as_u16(), r.headers()),
+                Err(_) => false,
+            };
         if !found {
             absent.push(path);
         }

@@ -188,20 +188,20 @@ async fn upstream_never_saw_mcp_token(w: &mut AuthWorld) {
 
 // ---- OAuth proxy (checklist 53) ----
 
+/// The user agent's client: bounded like every request of the suite, never following a
+/// redirect by itself (the authorization flow follows same-origin hops explicitly).
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(15))
-        .build()
-        .unwrap_or_default()
+    crate::http::client(&crate::http::Timeouts::default())
 }
 
 async fn get_json(url: &str) -> Option<Value> {
-    let r = http().get(url).send().await.ok()?;
-    if r.status().as_u16() != 200 {
+    let r = crate::http::fetch(http().get(url), &crate::http::Timeouts::default())
+        .await
+        .ok()?;
+    if r.status != 200 {
         return None;
     }
-    r.json().await.ok().filter(Value::is_object)
+    Some(r.json()).filter(Value::is_object)
 }
 
 /// The well-known URLs of a URL: path-inserted, then at the root.
@@ -271,12 +271,13 @@ async fn proxy_client(w: &mut AuthWorld) {
         "response_types": ["code"],
         "application_type": "native",
     });
-    let resp = match http().post(&register).json(&body).send().await {
+    let req = http().post(&register).json(&body);
+    let resp = match crate::http::fetch(req, &w.profile().timeouts).await {
         Ok(r) => r,
         Err(e) => w.fail(&format!("dynamic registration at {register} failed: {e}")),
     };
-    let status = resp.status().as_u16();
-    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    let status = resp.status;
+    let v: Value = resp.json();
     let Some(client_id) = v.get("client_id").and_then(Value::as_str) else {
         w.fail(&format!(
             "dynamic registration at {register} answered {status} without a client_id: {v}"

@@ -71,7 +71,12 @@ async fn client_revokes_token(w: &mut AuthWorld) {
         ("token_type_hint", "access_token"),
         ("client_id", w.client_id.as_str()),
     ];
-    match reqwest::Client::new().post(&url).form(&form).send().await {
+    match crate::http::client(&crate::http::Timeouts::default())
+        .post(&url)
+        .form(&form)
+        .send()
+        .await
+    {
         Ok(r) if r.status().is_success() => {}
         Ok(r) => {
             let status = r.status();
@@ -154,7 +159,7 @@ async fn confirm_revoked(w: &AuthWorld, token: &str) {
         w.ctx.mock.base,
         w.profile().mock_as.project_id
     );
-    match reqwest::Client::new()
+    match crate::http::client(&crate::http::Timeouts::default())
         .get(&url)
         .bearer_auth(token)
         .send()

@@ -111,7 +111,6 @@ async fn end_session(w: &mut AuthWorld) {
 async fn other_user_lists(w: &mut AuthWorld) {
     let token = w.saved.get(OTHER_TOKEN).cloned().unwrap_or_default();
     let ex = w
-        .ctx
         .mcp
         .list_tools(
             &Auth::Bearer(token),
@@ -119,7 +118,7 @@ async fn other_user_lists(w: &mut AuthWorld) {
             w.session.as_deref(),
         )
         .await;
-    w.exchanges.push(ex);
+    w.record(ex);
 }
 
 #[when(expr = "the client opens {int} sessions")]
@@ -146,7 +145,6 @@ async fn open_sessions(w: &mut AuthWorld, n: usize) {
 async fn list_with_made_up_session(w: &mut AuthWorld) {
     let sid = made_up_session(w);
     let ex = w
-        .ctx
         .mcp
         .send(
             Method::POST,
@@ -157,7 +155,7 @@ async fn list_with_made_up_session(w: &mut AuthWorld) {
             &[],
         )
         .await;
-    w.exchanges.push(ex);
+    w.record(ex);
 }
 
 #[when("the client opens a subscription stream with a made-up session id")]
@@ -165,7 +163,6 @@ async fn listen_with_made_up_session(w: &mut AuthWorld) {
     let sid = made_up_session(w);
     let msg = json!({"jsonrpc": "2.0", "id": 5, "method": "subscriptions/listen", "params": {}});
     let ex = w
-        .ctx
         .mcp
         .send(
             Method::POST,
@@ -176,7 +173,7 @@ async fn listen_with_made_up_session(w: &mut AuthWorld) {
             &[],
         )
         .await;
-    w.exchanges.push(ex);
+    w.record(ex);
 }
 
 #[when(expr = "the client lists the tools from the web origin {string}")]
@@ -194,18 +191,16 @@ async fn list_from_origin(w: &mut AuthWorld, origin: String) {
 async fn initialize_from_origin(w: &mut AuthWorld, origin: String) {
     let note = format!("{} from Origin {origin}", w.token_note);
     let ex = w
-        .ctx
         .mcp
         .initialize(&w.auth(), &note, &[("origin", origin.as_str())])
         .await;
-    w.exchanges.push(ex);
+    w.record(ex);
 }
 
 #[then("the session still serves the user who opened it")]
 async fn still_serves_owner(w: &mut AuthWorld) {
     let token = w.saved.get(OWNER_TOKEN).cloned().unwrap_or_default();
     let ex = w
-        .ctx
         .mcp
         .list_tools(
             &Auth::Bearer(token),
@@ -213,7 +208,7 @@ async fn still_serves_owner(w: &mut AuthWorld) {
             w.session.as_deref(),
         )
         .await;
-    w.exchanges.push(ex);
+    w.record(ex);
     if !ok(w.last()) {
         w.fail("the session no longer serves the user who opened it with a valid token");
     }
@@ -240,15 +235,15 @@ async fn other_user_own_session(w: &mut AuthWorld) {
     let token = w.saved.get(OTHER_TOKEN).cloned().unwrap_or_default();
     let auth = Auth::Bearer(token);
     let note = "another user's valid token, on a session of their own";
-    let init = w.ctx.mcp.open(&auth, note).await;
+    let init = w.mcp.open(&auth, note).await;
     let sid = init.session_id();
     let init_ok = (200..300).contains(&init.status);
-    w.exchanges.push(init);
+    w.record(init);
     if !init_ok {
         w.fail("the other user's valid token could not open a session of its own: the refusal proves nothing about session binding");
     }
-    let ex = w.ctx.mcp.list_tools(&auth, note, sid.as_deref()).await;
-    w.exchanges.push(ex);
+    let ex = w.mcp.list_tools(&auth, note, sid.as_deref()).await;
+    w.record(ex);
     if !ok(w.last()) {
         w.fail("the other user's valid token is not served on its own session: the refusal proves nothing about session binding");
     }
