@@ -1,0 +1,113 @@
+//! Who is calling a connection endpoint: `Authorization: Bearer <pid>:<secret>` split on the
+//! first `:` (descope-api.md §7.2) — a management key (full access, policies bypassed) or an MCP
+//! access token issued by mock-as (verified, of this project's issuers, not revoked) — and the
+//! journal's credential label for each.
+
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::Value;
+
+use super::err;
+use crate::error::{DescopeError, codes};
+use crate::parse::{parse_bearer, split_project_bearer};
+use crate::routes::Credential;
+use crate::state::AppState;
+use crate::tokens::{VerifyError, token_scopes, verify};
+
+/// Who is calling.
+#[derive(Debug)]
+pub(super) enum Caller {
+    /// A management key: full access, policies bypassed.
+    Management,
+    /// A user's MCP access token issued by mock-as.
+    User {
+        /// Its `sub`.
+        sub: String,
+        /// Its `client_id` (or `azp`).
+        client: Option<String>,
+        /// Its scopes.
+        scopes: Vec<String>,
+        /// Its `dct`, if any.
+        dct: Option<String>,
+    },
+}
+
+/// Authenticate `Bearer <pid>:<secret>`.
+pub(super) fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, DescopeError> {
+    let unauthorized = |m: String| {
+        err(
+            StatusCode::UNAUTHORIZED,
+            codes::UNAUTHORIZED,
+            "Unauthorized",
+            m,
+        )
+    };
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let tok = auth.and_then(|h| parse_bearer(h).ok()).ok_or_else(|| {
+        unauthorized(
+            "needs Authorization: Bearer <project id>:<management key or access token>".into(),
+        )
+    })?;
+    let (pid, secret) = split_project_bearer(tok);
+    if pid != st.pid() {
+        return Err(unauthorized(format!(
+            "the bearer names project {pid:?}, not {:?}",
+            st.pid()
+        )));
+    }
+    let secret = secret
+        .ok_or_else(|| unauthorized("the bearer has no secret after <project id>:".into()))?;
+    if st.is_management_key(secret) {
+        return Ok(Caller::Management);
+    }
+    let claims = verify(&st.keys(), secret, st.now()).map_err(|e| match e {
+        VerifyError::Expired => err(
+            StatusCode::UNAUTHORIZED,
+            codes::TOKEN_EXPIRED,
+            "Token expired",
+            "the access token has expired",
+        ),
+        other => unauthorized(format!(
+            "the bearer is neither a management key nor a valid access token: {other}"
+        )),
+    })?;
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let agentic = format!("{}/v1/apps/agentic/{}/", st.base_url, st.pid());
+    if !(iss.starts_with(&agentic) || st.is_own_issuer(iss)) {
+        return Err(unauthorized(format!(
+            "the access token's issuer {iss:?} is not of project {:?}",
+            st.pid()
+        )));
+    }
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if st.store().is_revoked(jti) {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            codes::TOKEN_REVOKED,
+            "Token revoked",
+            "the access token (or the session it belongs to) was revoked",
+        ));
+    }
+    let s = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
+    Ok(Caller::User {
+        sub: s("sub").unwrap_or_default(),
+        client: s("client_id").or_else(|| s("azp")),
+        scopes: token_scopes(&claims),
+        dct: s("dct"),
+    })
+}
+
+pub(super) fn credential(c: &Result<Caller, DescopeError>) -> Credential {
+    match c {
+        Ok(Caller::Management) => Credential("bearer-management-key"),
+        Ok(Caller::User { .. }) => Credential("bearer-project-jwt"),
+        Err(_) => Credential("bearer-invalid"),
+    }
+}

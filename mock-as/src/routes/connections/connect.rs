@@ -1,0 +1,247 @@
+//! The connect (re-consent) flow (descope-api.md §7, §11): `POST /v1/mgmt/outbound/app/connect`
+//! returns a URL whose GET completes the provider's OAuth dance headlessly — storing or updating
+//! the connection token, subject to the Connections Policy — and redirects to `redirectUrl` when
+//! one was given.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::caller::{Caller, caller, credential};
+use super::{
+    app, body_object, check_tenant, err, opt_str, opt_strings, policy_check, respond, token_json,
+    user,
+};
+use crate::config::OUTBOUND_SCOPE;
+use crate::error::{DescopeError, OutcomeCode, codes};
+use crate::policy::{Subject, decide, roles_of};
+use crate::routes::JournalDetail;
+use crate::state::AppState;
+use crate::store::{ConnToken, ConnectRequest};
+
+/// `POST /v1/mgmt/outbound/app/connect` → `{"url"}`: a GET of the URL completes the provider's
+/// OAuth dance headlessly (stores or updates the connection token, subject to policy).
+pub(super) async fn connect(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let c = caller(&st, &headers);
+    let cred = credential(&c);
+    let result = c
+        .and_then(|c| start_connect(&st, &c, &body))
+        .map(|v| (v, "connect started".to_string()))
+        .map_err(|e| {
+            let d = e.message.clone();
+            (e, d)
+        });
+    respond(result, cred)
+}
+
+fn start_connect(st: &AppState, c: &Caller, body: &[u8]) -> Result<Value, DescopeError> {
+    let o = body_object(body)?;
+    let app_id = opt_str(&o, "appId")?.ok_or_else(|| DescopeError::missing("appId is required"))?;
+    let app = app(st, &app_id)?;
+    let (redirect_url, scopes) = match o.get("options") {
+        None | Some(Value::Null) => (None, Vec::new()),
+        Some(Value::Object(opts)) => (
+            opt_str(opts, "redirectUrl")?,
+            opt_strings(opts, "scopes")?.unwrap_or_default(),
+        ),
+        Some(_) => return Err(DescopeError::invalid("options must be an object")),
+    };
+    if let Some(r) = &redirect_url {
+        url::Url::parse(r)
+            .map_err(|e| DescopeError::invalid(format!("options.redirectUrl is not a URL: {e}")))?;
+    }
+    if let Some(bad) = scopes.iter().find(|s| !app.scopes.contains(s)) {
+        return Err(DescopeError::invalid(format!(
+            "scope {bad:?} is not a scope of app {app_id:?}"
+        )));
+    }
+    let tenant = opt_str(&o, "tenantId")?;
+    if let Some(t) = &tenant {
+        check_tenant(st, t)?;
+    }
+    let (user_id, client_id, by_key) = match c {
+        Caller::Management => {
+            let id = opt_str(&o, "userId")?
+                .ok_or_else(|| DescopeError::missing("userId is required with a management key"))?;
+            (user(st, &id)?.id, None, true)
+        }
+        Caller::User {
+            sub,
+            client,
+            scopes,
+            ..
+        } => {
+            if !scopes.iter().any(|s| s == OUTBOUND_SCOPE) {
+                return Err(err(
+                    StatusCode::FORBIDDEN,
+                    codes::MISSING_OUTBOUND_SCOPE,
+                    "Missing scope",
+                    format!("the access token lacks the scope {OUTBOUND_SCOPE:?}"),
+                ));
+            }
+            (user(st, sub)?.id, client.clone(), false)
+        }
+    };
+    // A user's connection in a tenant needs membership, as fetches do (E063007).
+    if let Some(t) = &tenant
+        && !user(st, &user_id)?.tenants.iter().any(|m| &m.id == t)
+    {
+        return Err(err(
+            StatusCode::FORBIDDEN,
+            codes::NOT_TENANT_MEMBER,
+            "Forbidden",
+            format!("user {user_id:?} is not a member of tenant {t:?}"),
+        ));
+    }
+    let state = crate::tokens::random_id();
+    let now = st.now();
+    st.store().connects.insert(
+        state.clone(),
+        ConnectRequest {
+            app_id,
+            user_id,
+            tenant_id: tenant,
+            scopes,
+            redirect_url,
+            client_id,
+            by_management_key: by_key,
+            expires_at: now + 600,
+        },
+    );
+    Ok(json!({ "url": format!("{}/v1/outbound/connect/{state}", st.base_url) }))
+}
+
+/// `GET /v1/outbound/connect/{state}`: the user "completes the provider's consent".
+pub(super) async fn complete_connect(
+    State(st): State<AppState>,
+    Path(state): Path<String>,
+) -> Response {
+    let now = st.now();
+    let req = st.store().connects.remove(&state);
+    let Some(req) = req.filter(|r| r.expires_at >= now) else {
+        return err(
+            StatusCode::NOT_FOUND,
+            codes::NOT_FOUND,
+            "Not found",
+            "unknown, used or expired connect URL",
+        )
+        .into_response();
+    };
+    let app = match app(&st, &req.app_id) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let mut scopes = if req.scopes.is_empty() {
+        app.scopes.clone()
+    } else {
+        req.scopes.clone()
+    };
+    let mut detail = "management key: policies bypassed".to_string();
+    if !req.by_management_key {
+        let u = match user(&st, &req.user_id) {
+            Ok(u) => u,
+            Err(e) => return e.into_response(),
+        };
+        // A connect that names no scopes gets the app's scopes the policy allows (least
+        // privilege) and is denied only if it allows none; named scopes must all be allowed.
+        if req.scopes.is_empty() {
+            let rules = st.store().connection_policy.clone();
+            let roles = roles_of(&u, req.tenant_id.as_deref());
+            let subject = Subject {
+                user: Some(&u.id),
+                roles: &roles,
+                client: req.client_id.as_deref(),
+                tenant: req.tenant_id.as_deref(),
+                app: Some(&app.id),
+            };
+            scopes.retain(|s| decide(&rules, &subject, Some(s)).allowed);
+        }
+        let asked = if req.scopes.is_empty() && !scopes.is_empty() {
+            scopes.clone()
+        } else {
+            req.scopes.clone()
+        };
+        match policy_check(
+            &st,
+            &u,
+            req.client_id.as_deref(),
+            req.tenant_id.as_deref(),
+            &app.id,
+            &asked,
+        ) {
+            Ok(d) => detail = d,
+            Err((e, d)) => {
+                let mut r = match &req.redirect_url {
+                    Some(url) => redirect(
+                        url,
+                        &[
+                            ("error", "access_denied"),
+                            ("error_description", &e.message),
+                            ("appId", &app.id),
+                        ],
+                    ),
+                    None => e.clone().into_response(),
+                };
+                r.extensions_mut().insert(JournalDetail(d));
+                r.extensions_mut().insert(OutcomeCode(e.code.to_string()));
+                return r;
+            }
+        }
+    }
+    let token = {
+        let mut store = st.store();
+        let existing = store.connections.values_mut().find(|t| {
+            t.app_id == req.app_id
+                && t.user_id.as_deref() == Some(req.user_id.as_str())
+                && t.tenant_id == req.tenant_id
+        });
+        match existing {
+            Some(t) => {
+                t.scopes = scopes;
+                t.granted_by = "connect".into();
+                t.refresh(now);
+                t.clone()
+            }
+            None => {
+                let t = ConnToken::new(
+                    &app.id,
+                    Some(&req.user_id),
+                    req.tenant_id.as_deref(),
+                    scopes,
+                    true,
+                    app.token_ttl as i64,
+                    now,
+                    "connect",
+                );
+                store.connections.insert(t.id.clone(), t.clone());
+                t
+            }
+        }
+    };
+    let mut r = match &req.redirect_url {
+        Some(url) => redirect(url, &[("connected", &app.id)]),
+        None => axum::Json(json!({"connected": true, "token": token_json(&token, false)}))
+            .into_response(),
+    };
+    r.extensions_mut().insert(JournalDetail(detail));
+    r
+}
+
+fn redirect(url: &str, params: &[(&str, &str)]) -> Response {
+    let Ok(mut u) = url::Url::parse(url) else {
+        return DescopeError::invalid("redirectUrl does not parse").into_response();
+    };
+    {
+        let mut q = u.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    (StatusCode::FOUND, [(header::LOCATION, u.to_string())]).into_response()
+}
