@@ -15,7 +15,9 @@
 # python-sdk-2026 run at 2026-07-28) and the real defects (expected_failures); reports in
 # target/authcheck/NAME/; the
 # server stopped by process id. For each client: mock-as + the reference server, then the client's full
-# OAuth flow. Exits non-zero if anything fails; the last line is "interop: N passed, N failed".
+# OAuth flow. Then target/authcheck/interop.md: server × MUST passed/failed, SHOULD warnings, skipped,
+# XFAIL, from each row's summary.md and checks.json. Exits non-zero if anything fails; the last line
+# is "interop: N passed, N failed".
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
