@@ -11,6 +11,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use std::sync::Arc;
 
 use crate::config::{
     ClientConfig, ClientType, McpServer, STANDARD_SCOPES, check_redirect_uri, is_loopback_host,
@@ -116,76 +117,164 @@ fn project_flow_server(st: &AppState, p: &Params) -> Result<(String, String), OA
     Ok((pid, server.id.clone()))
 }
 
+/// The flow an authorization request names: the MCP server entry and the issuer style of the
+/// endpoint it came to.
+struct Flow {
+    /// The server entry's id (`sid`).
+    sid: String,
+    /// Which issuer the tokens of this flow carry.
+    style: IssuerStyle,
+    /// The server entry.
+    server: Arc<McpServer>,
+}
+
+/// Where errors and the code go once the client and its redirect URI are trusted
+/// (RFC 6749 §4.1.2, RFC 9207 `iss`).
+struct Back<'a> {
+    /// The validated, registered redirect URI.
+    redirect_uri: &'a str,
+    /// The client's `state`, echoed.
+    state: Option<&'a str>,
+    /// The flow's issuer, sent as `iss`.
+    issuer: String,
+}
+
+impl Back<'_> {
+    /// An error redirected to the client (RFC 6749 §4.1.2.1).
+    fn fail(&self, error: &str, description: String) -> Response {
+        redirect_error(
+            self.redirect_uri,
+            error,
+            &description,
+            self.state,
+            &self.issuer,
+        )
+    }
+}
+
+/// What the request asks for, once checked.
+struct CodeRequest<'a> {
+    /// The PKCE S256 challenge (RFC 7636 §4.3).
+    challenge: &'a str,
+    /// The requested (or default) scopes.
+    requested: Vec<String>,
+    /// The RFC 8707 resources.
+    resources: Vec<String>,
+}
+
+/// What the consenting user granted.
+struct Consent {
+    /// The consenting user.
+    user: crate::config::User,
+    /// The tenant the request is made in, if any.
+    tenant: Option<String>,
+    /// The scopes the consent policy allows, in request order.
+    granted: Vec<String>,
+}
+
+/// A redirected error: the `error` code and its description.
+type Refusal = (&'static str, String);
+
 async fn authorize(st: AppState, target: Target, p: Params) -> Response {
     // 1. Which server. Errors here are direct: no redirect URI is trusted yet.
-    let resolved = match target {
-        Target::Agentic(pid, sid) => Ok((pid, sid, IssuerStyle::McpServer)),
-        Target::Generic => match (p.get("project_id"), p.get("mcp_server_id")) {
-            (Some(pid), Some(sid)) => {
-                Ok((pid.to_string(), sid.to_string(), IssuerStyle::McpServer))
-            }
-            (None, Some(_)) => Err(OAuthError::invalid_request(
-                "project_id is required with mcp_server_id on /oauth2/v1/apps/authorize",
-            )),
-            _ => project_flow_server(&st, &p).map(|(a, b)| (a, b, IssuerStyle::InboundApp)),
-        },
-        Target::Project => project_flow_server(&st, &p).map(|(a, b)| (a, b, IssuerStyle::Project)),
-    };
-    let (pid, sid, style) = match resolved {
-        Ok(r) => r,
+    let flow = match resolve_flow(&st, target, &p) {
+        Ok(f) => f,
         Err(e) => return e.into_response(),
     };
-    let Some(server) = (pid == st.pid()).then(|| st.server(&sid)).flatten() else {
-        return OAuthError::invalid_request(format!("no MCP server {sid:?} in project {pid:?}"))
-            .with_status(StatusCode::NOT_FOUND)
-            .into_response();
-    };
     // 2. The client and its redirect URI.
-    let Some(client_id) = p.get("client_id") else {
-        return OAuthError::invalid_request("client_id is required").into_response();
-    };
-    let client = match find_or_fetch_client(&st, &server, client_id).await {
+    let (client, client_id, redirect_uri) = match check_client(&st, &flow, &p).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    if !client.serves(&sid) {
-        return OAuthError::new(
+    let back = Back {
+        redirect_uri,
+        state: p.get("state"),
+        issuer: st.issuer_of(flow.style, &flow.sid),
+    };
+    // 3. Everything else is reported to the client through the redirect.
+    let req = match parse_request(&p, &client, &flow, client_id) {
+        Ok(r) => r,
+        Err((error, description)) => return back.fail(error, description),
+    };
+    // 4. Headless consent.
+    let consent = match headless_consent(&st, &p, &flow.sid, client_id, &req.requested) {
+        Ok(c) => c,
+        Err((error, description)) => return back.fail(error, description),
+    };
+    // 5. The code.
+    issue_code(&st, &flow, client_id, &back, req, consent)
+}
+
+/// Phase 1: the server entry and issuer style the endpoint and its parameters name.
+fn resolve_flow(st: &AppState, target: Target, p: &Params) -> Result<Flow, OAuthError> {
+    let (pid, sid, style) = match target {
+        Target::Agentic(pid, sid) => (pid, sid, IssuerStyle::McpServer),
+        Target::Generic => match (p.get("project_id"), p.get("mcp_server_id")) {
+            (Some(pid), Some(sid)) => (pid.to_string(), sid.to_string(), IssuerStyle::McpServer),
+            (None, Some(_)) => {
+                return Err(OAuthError::invalid_request(
+                    "project_id is required with mcp_server_id on /oauth2/v1/apps/authorize",
+                ));
+            }
+            _ => project_flow_server(st, p).map(|(a, b)| (a, b, IssuerStyle::InboundApp))?,
+        },
+        Target::Project => project_flow_server(st, p).map(|(a, b)| (a, b, IssuerStyle::Project))?,
+    };
+    let Some(server) = (pid == st.pid()).then(|| st.server(&sid)).flatten() else {
+        return Err(OAuthError::invalid_request(format!(
+            "no MCP server {sid:?} in project {pid:?}"
+        ))
+        .with_status(StatusCode::NOT_FOUND));
+    };
+    Ok(Flow { sid, style, server })
+}
+
+/// Phase 2: the client (registered, or fetched from its CIMD document), that it may use this
+/// server, and its exact-match redirect URI. Errors are direct, never redirected (§4.1.2.1).
+async fn check_client<'p>(
+    st: &AppState,
+    flow: &Flow,
+    p: &'p Params,
+) -> Result<(Client, &'p str, &'p str), OAuthError> {
+    let sid = &flow.sid;
+    let Some(client_id) = p.get("client_id") else {
+        return Err(OAuthError::invalid_request("client_id is required"));
+    };
+    let client = find_or_fetch_client(st, &flow.server, client_id).await?;
+    if !client.serves(sid) {
+        return Err(OAuthError::new(
             "unauthorized_client",
             format!("client {client_id:?} is not registered for MCP server {sid:?}"),
-        )
-        .into_response();
+        ));
     }
     let Some(redirect_uri) = p.get("redirect_uri") else {
-        return OAuthError::invalid_request("redirect_uri is required").into_response();
+        return Err(OAuthError::invalid_request("redirect_uri is required"));
     };
     if !client.cfg.redirect_uris.iter().any(|r| r == redirect_uri) {
-        return OAuthError::invalid_request(format!(
+        return Err(OAuthError::invalid_request(format!(
             "redirect_uri {redirect_uri:?} is not registered for client {client_id:?} (exact match required); not redirecting"
-        ))
-        .into_response();
+        )));
     }
-    let issuer = st.issuer_of(style, &sid);
-    let state_param = p.get("state").map(str::to_string);
-    let fail = |error: &str, description: String| {
-        redirect_error(
-            redirect_uri,
-            error,
-            &description,
-            state_param.as_deref(),
-            &issuer,
-        )
-    };
+    Ok((client, client_id, redirect_uri))
+}
 
-    // 3. Everything else is reported to the client through the redirect.
+/// Phase 3: `response_type`, the client's grant, PKCE (S256 only), scopes and resources.
+fn parse_request<'p>(
+    p: &'p Params,
+    client: &Client,
+    flow: &Flow,
+    client_id: &str,
+) -> Result<CodeRequest<'p>, Refusal> {
+    let (server, sid) = (&flow.server, &flow.sid);
     match p.get("response_type") {
         Some("code") => {}
         Some(other) => {
-            return fail(
+            return Err((
                 "unsupported_response_type",
                 format!("response_type {other:?} is not supported; use code"),
-            );
+            ));
         }
-        None => return fail("invalid_request", "response_type is required".into()),
+        None => return Err(("invalid_request", "response_type is required".into())),
     }
     if !client
         .cfg
@@ -193,132 +282,168 @@ async fn authorize(st: AppState, target: Target, p: Params) -> Response {
         .iter()
         .any(|g| g == "authorization_code")
     {
-        return fail(
+        return Err((
             "unauthorized_client",
             format!("client {client_id:?} may not use the authorization_code grant"),
-        );
+        ));
     }
     let Some(challenge) = p.get("code_challenge") else {
-        return fail(
+        return Err((
             "invalid_request",
             "code_challenge is required: PKCE with S256 is mandatory".into(),
-        );
+        ));
     };
     match p.get("code_challenge_method") {
         Some("S256") => {}
         Some(m) => {
-            return fail(
+            return Err((
                 "invalid_request",
                 format!("code_challenge_method {m:?} is not supported; only S256"),
-            );
+            ));
         }
         None => {
-            return fail(
+            return Err((
                 "invalid_request",
                 "code_challenge_method is required and must be S256 (plain is not accepted)".into(),
-            );
+            ));
         }
     }
     if let Err(e) = check_challenge(challenge) {
-        return fail("invalid_request", e.to_string());
+        return Err(("invalid_request", e.to_string()));
     }
     let requested = match p.get("scope") {
         Some(s) => match parse_scope(s) {
             Ok(v) => v,
-            Err(e) => return fail("invalid_scope", e.to_string()),
+            Err(e) => return Err(("invalid_scope", e.to_string())),
         },
-        None => default_scopes(&client, &server),
+        None => default_scopes(client, server),
     };
     if let Some(bad) = requested
         .iter()
-        .find(|s| !client_may_request(&client, &server, s))
+        .find(|s| !client_may_request(client, server, s))
     {
-        return fail(
+        return Err((
             "invalid_scope",
             format!("scope {bad:?} is not available to client {client_id:?} at MCP server {sid:?}"),
-        );
+        ));
     }
     let resources = p.all("resource").to_vec();
-    if let Some(bad) = resources.iter().find(|r| !names_server(&server, r)) {
-        return fail(
+    if let Some(bad) = resources.iter().find(|r| !names_server(server, r)) {
+        return Err((
             "invalid_target",
             format!(
                 "resource {bad:?} does not name MCP server {sid:?} ({})",
                 server.url
             ),
-        );
+        ));
     }
     if resources.is_empty() && server.require_resource {
-        return fail(
+        return Err((
             "invalid_target",
             format!("resource is required by MCP server {sid:?} (RFC 8707)"),
-        );
+        ));
     }
-    // 4. Headless consent.
+    Ok(CodeRequest {
+        challenge,
+        requested,
+        resources,
+    })
+}
+
+/// Phase 4: the consenting user (`login_hint` or the project's default user), their tenant,
+/// and the scopes the server's consent policy grants them.
+fn headless_consent(
+    st: &AppState,
+    p: &Params,
+    sid: &str,
+    client_id: &str,
+    requested: &[String],
+) -> Result<Consent, Refusal> {
     let hint = p
         .get("login_hint")
         .or(p.get("loginHint"))
         .map(str::to_string)
         .or_else(|| st.config.project.default_user.clone());
     let Some(hint) = hint else {
-        return fail(
+        return Err((
             "access_denied",
             "no login_hint and no project.default_user: nobody can consent".into(),
-        );
+        ));
     };
     let Some(user) = st.store().find_user(&hint).cloned() else {
-        return fail(
+        return Err((
             "access_denied",
             format!("no user with id or login id {hint:?}"),
-        );
+        ));
     };
     let tenant = p.get("tenant").map(str::to_string);
     if let Some(t) = &tenant
         && !user.tenants.iter().any(|m| &m.id == t)
     {
-        return fail(
+        return Err((
             "access_denied",
             format!("user {:?} is not a member of tenant {t:?}", user.id),
-        );
+        ));
     }
     let rules = st
         .store()
         .consent_policies
-        .get(&sid)
+        .get(sid)
         .cloned()
         .unwrap_or_default();
-    let granted = consent(&rules, &user, client_id, tenant.as_deref(), &requested);
+    let granted = consent(&rules, &user, client_id, tenant.as_deref(), requested);
+    Ok(Consent {
+        user,
+        tenant,
+        granted,
+    })
+}
+
+/// Phase 5: a session and a single-use authorization code, redirected with `state` and `iss`.
+fn issue_code(
+    st: &AppState,
+    flow: &Flow,
+    client_id: &str,
+    back: &Back<'_>,
+    req: CodeRequest<'_>,
+    consent: Consent,
+) -> Response {
+    let Consent {
+        user,
+        tenant,
+        granted,
+    } = consent;
     let now = st.now();
     let code = random_id();
     {
         let mut store = st.store();
-        let session = store.new_session(Some(&user.id), client_id, &sid, &granted, now);
+        let session = store.new_session(Some(&user.id), client_id, &flow.sid, &granted, now);
         if let Some(s) = store.sessions.get_mut(&session) {
-            s.issuer_style = style;
+            s.issuer_style = flow.style;
         }
         store.codes.insert(
             code.clone(),
             AuthCode {
                 client_id: client_id.to_string(),
-                server_id: sid.clone(),
-                redirect_uri: redirect_uri.to_string(),
-                challenge: challenge.to_string(),
-                resources,
+                server_id: flow.sid.clone(),
+                redirect_uri: back.redirect_uri.to_string(),
+                challenge: req.challenge.to_string(),
+                resources: req.resources,
                 scopes: granted,
                 user_id: user.id.clone(),
                 tenant,
                 session_id: session,
-                expires_at: now + server.code_ttl as i64,
+                expires_at: now + flow.server.code_ttl as i64,
                 used: false,
             },
         );
     }
     let mut params = vec![("code", code.as_str())];
-    if let Some(s) = state_param.as_deref() {
+    if let Some(s) = back.state {
         params.push(("state", s));
     }
-    params.push(("iss", &issuer));
-    redirect(redirect_uri, &params)
+    params.push(("iss", &back.issuer));
+    redirect(back.redirect_uri, &params)
 }
 
 /// The MCP Server Policy: standard scopes pass; the rest must be allowed by a rule.
