@@ -79,6 +79,11 @@ struct Cli {
     /// only the server's cache windows are given).
     #[arg(long)]
     no_profile: bool,
+    /// In-process only: run just this pass, by its report subdirectory (`no-profile`,
+    /// `stateless`, `no-profile-2026-07-28`, …; the first pass, with the reference profile, is
+    /// `profile`). Repeatable.
+    #[arg(long = "pass", value_name = "NAME")]
+    passes: Vec<String>,
     /// Only scenarios whose name contains this, or that carry this tag (e.g. req-24).
     filter: Option<String>,
     // libtest flags cargo forwards to every test binary: accepted and ignored.
@@ -260,16 +265,33 @@ fn main() -> ExitCode {
         ),
     ];
     let all_len = all.len();
+    if let Some(p) = cli.passes.iter().find(|p| {
+        !all.iter()
+            .any(|(_, _, _, sub)| *p == if sub.is_empty() { "profile" } else { *sub })
+    }) {
+        let names: Vec<&str> = all
+            .iter()
+            .map(|(_, _, _, sub)| if sub.is_empty() { "profile" } else { *sub })
+            .collect();
+        eprintln!(
+            "error: --pass {p:?}: no such pass (one of {})",
+            names.join(", ")
+        );
+        return ExitCode::from(2);
+    }
     let runs: Vec<Run> = if !in_process {
         vec![("", None, cli.no_profile && opts.profile.is_none(), "")]
     } else {
         all.into_iter()
-            .filter(|(_, m, wire, _)| {
+            .filter(|(_, m, wire, sub)| {
+                let name = if sub.is_empty() { "profile" } else { sub };
                 (!cli.introspect || *m == Some(ReferenceMode::Introspection))
                     && (!cli.no_profile || *wire)
+                    && (cli.passes.is_empty() || cli.passes.iter().any(|p| p == name))
             })
             .collect()
     };
+
     let mut results: Vec<RunResult> = Vec::new();
     for (title, mode, wire_only, sub) in &runs {
         let mut o = opts.clone();
