@@ -19,7 +19,8 @@ use crate::config::{
 use crate::error::OAuthError;
 use crate::parse::{Params, check_challenge, parse_scope};
 use crate::policy::{Subject, filter};
-use crate::routes::token::{client_may_request, default_scopes, names_server, read_params};
+use crate::routes::client_auth::read_params;
+use crate::routes::token::{client_may_request, default_scopes, names_server};
 use crate::state::AppState;
 use crate::store::{AuthCode, Client, ClientOrigin};
 use crate::tokens::{IssuerStyle, random_id};

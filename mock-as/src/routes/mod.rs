@@ -16,6 +16,7 @@ use crate::state::AppState;
 use crate::store::JournalEntry;
 
 pub mod authorize;
+pub mod client_auth;
 pub mod connections;
 pub mod control;
 pub mod discovery;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::error::{OAuthError, no_store};
 use crate::parse::{parse_bearer, split_project_bearer};
 use crate::routes::Credential;
-use crate::routes::token::{authenticate, read_params};
+use crate::routes::client_auth::{authenticate, read_params};
 use crate::state::AppState;
 use crate::tokens::verify;
 

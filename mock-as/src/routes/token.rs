@@ -1,168 +1,21 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; OAuth 2.1 §4.3.1 refresh rotation;
-//! RFC 7636 §4.6 PKCE; RFC 8707 §2.2 resource), plus the request-reading and
-//! client-authentication helpers the revocation and introspection endpoints share.
+//! RFC 7636 §4.6 PKCE; RFC 8707 §2.2 resource), plus what a client may ask of a server (the
+//! authorization endpoint shares it) and access-token issuing (the control API shares it).
+//! Reading the request and authenticating the client are in [`crate::routes::client_auth`].
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::config::{ClientType, McpServer, STANDARD_SCOPES, User};
 use crate::error::{OAuthError, no_store};
-use crate::parse::{Params, check_verifier, parse_basic, parse_scope, s256};
-use crate::routes::Credential;
+use crate::parse::{Params, check_verifier, parse_scope, s256};
+use crate::routes::client_auth::{AuthedClient, authenticate, read_params};
 use crate::state::AppState;
 use crate::store::{Client, ClientOrigin, RefreshToken};
 use crate::tokens::{ClaimsInput, Flaw, IssuerStyle, SIBLING_PROJECT_ID, claims, random_id, sign};
-
-/// Read an OAuth request body: `application/x-www-form-urlencoded` (what clients send) or JSON
-/// (how Descope documents its token endpoint). Parameters may not repeat, except `repeatable`.
-pub fn read_params(
-    headers: &HeaderMap,
-    body: &[u8],
-    repeatable: &[&str],
-) -> Result<Params, OAuthError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
-        "application/x-www-form-urlencoded" | "" => {
-            Params::parse(body, repeatable).map_err(|e| OAuthError::invalid_request(e.to_string()))
-        }
-        "application/json" => {
-            let v: Value = serde_json::from_slice(body).map_err(|e| {
-                OAuthError::invalid_request(format!("the JSON body does not parse: {e}"))
-            })?;
-            Params::from_json(&v, repeatable).map_err(OAuthError::invalid_request)
-        }
-        other => Err(OAuthError::invalid_request(format!(
-            "Content-Type {other:?} is not supported; send application/x-www-form-urlencoded"
-        ))
-        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)),
-    }
-}
-
-/// A client that identified (and, if confidential, authenticated) itself.
-#[derive(Debug)]
-pub struct AuthedClient {
-    /// The client.
-    pub client: Client,
-    /// `none`, `client_secret_basic` or `client_secret_post`.
-    pub method: &'static str,
-}
-
-impl AuthedClient {
-    /// The journal's credential label.
-    pub fn credential(&self) -> Credential {
-        Credential(match self.method {
-            "client_secret_basic" => "basic",
-            "client_secret_post" => "client_secret_post",
-            _ => "client_id",
-        })
-    }
-}
-
-fn secrets_match(a: &str, b: &str) -> bool {
-    // Length-independent comparison: no early exit on the first differing byte.
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        diff |= (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0)) as usize;
-    }
-    diff == 0
-}
-
-/// RFC 6749 §2.3 client authentication: Basic, or `client_id` + `client_secret` in the body,
-/// or (public clients) `client_id` alone. `require_auth` refuses public clients (introspection).
-pub fn authenticate(
-    st: &AppState,
-    headers: &HeaderMap,
-    p: &Params,
-    require_auth: bool,
-) -> Result<AuthedClient, OAuthError> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            h.trim_start()
-                .get(..6)
-                .is_some_and(|s| s.eq_ignore_ascii_case("basic "))
-        });
-    let (id, secret, method) = if let Some(h) = basic {
-        let (id, secret) =
-            parse_basic(h).map_err(|e| OAuthError::invalid_client(e.to_string(), true))?;
-        if p.get("client_secret").is_some() {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method: Basic or client_secret in the body, not both",
-            ));
-        }
-        if p.get("client_id").is_some_and(|c| c != id) {
-            return Err(OAuthError::invalid_request(
-                "client_id in the body differs from the Basic credentials",
-            ));
-        }
-        (id, Some(secret), "client_secret_basic")
-    } else if let Some(secret) = p.get("client_secret") {
-        let id = p
-            .get("client_id")
-            .ok_or_else(|| OAuthError::invalid_request("client_secret without client_id"))?;
-        (
-            id.to_string(),
-            Some(secret.to_string()),
-            "client_secret_post",
-        )
-    } else if let Some(id) = p.get("client_id") {
-        (id.to_string(), None, "none")
-    } else {
-        return Err(OAuthError::invalid_client(
-            "no client authentication: send client_id (public clients) or credentials",
-            false,
-        ));
-    };
-    let is_basic = method == "client_secret_basic";
-    let client =
-        st.store().clients.get(&id).cloned().ok_or_else(|| {
-            OAuthError::invalid_client(format!("unknown client {id:?}"), is_basic)
-        })?;
-    match (client.cfg.kind, secret) {
-        (ClientType::Confidential, Some(s)) => {
-            if !secrets_match(client.cfg.secret.as_deref().unwrap_or_default(), &s) {
-                return Err(OAuthError::invalid_client(
-                    format!("wrong secret for client {id:?}"),
-                    is_basic,
-                ));
-            }
-        }
-        (ClientType::Confidential, None) => {
-            return Err(OAuthError::invalid_client(
-                format!("client {id:?} is confidential and must authenticate"),
-                false,
-            ));
-        }
-        (ClientType::Public, Some(_)) => {
-            return Err(OAuthError::invalid_client(
-                format!("client {id:?} is public and has no secret"),
-                is_basic,
-            ));
-        }
-        (ClientType::Public, None) if require_auth => {
-            return Err(OAuthError::invalid_client(
-                "this endpoint needs a confidential client's credentials",
-                false,
-            ));
-        }
-        (ClientType::Public, None) => {}
-    }
-    Ok(AuthedClient { client, method })
-}
 
 /// Whether `r` names the server (RFC 8707): URL-equal to its `url`.
 pub fn names_server(server: &McpServer, r: &str) -> bool {
