@@ -30,7 +30,8 @@ pub struct RunOptions {
     pub report_dir: Option<PathBuf>,
     /// SHOULD failures fail the run too.
     pub strict: bool,
-    /// Only scenarios whose name contains this, or that carry this tag (`req-24`).
+    /// Only scenarios whose name contains this, or that carry this tag (`req-24`); several
+    /// comma-separated terms select what any of them selects (`req-24,req-25`).
     pub filter: Option<String>,
     /// Scenarios in flight at once.
     pub concurrency: usize,
@@ -458,10 +459,14 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
     );
     let profile = ctx.profile.clone();
     let filter_text = opts.filter.clone();
+    // A filter of several comma-separated terms selects what any of them selects.
     let selected = move |tags: &[String], name: &str| {
-        filter_text
-            .as_ref()
-            .is_none_or(|ft| name.contains(ft.as_str()) || tags.iter().any(|t| t == ft))
+        filter_text.as_ref().is_none_or(|ft| {
+            ft.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .any(|t| name.contains(t) || tags.iter().any(|x| x == t))
+        })
     };
     let total = if opts.progress == Progress::Quiet {
         0

@@ -4,9 +4,10 @@
 //! survivor fails this test. Runs in strict mode: the reference server passes every MUST and
 //! SHOULD, so any failure is the mutant's doing. Prints the matrix (mutant × failing @req).
 //!
-//! Two modes, both run by default: with the reference profile, and with no profile (everything
-//! learned from the wire by the probe; only the in-process server's cache windows are given,
-//! which no wire can tell). `--mode profile` or `--mode no-profile` runs one. A run that cannot
+//! Two modes, both run by default: with the reference profile — each mutant against the scenarios
+//! of the items that must catch it (`Flaw::catches`), which is what the profile path has to show
+//! — and with no profile, the whole suite (everything learned from the wire by the probe; only
+//! the in-process server's cache windows are given, which no wire can tell). `--mode profile` or `--mode no-profile` runs one. A run that cannot
 //! start (the probe refuses the mutant) counts as a survivor: the mutant was not tested.
 //!
 //! A third mode, also run by default (`--mode issuers` alone): the reference server trusting the
@@ -184,7 +185,18 @@ fn matrix(
     );
     println!("{}", "-".repeat(100));
     for &flaw in flaws {
-        let res = match rt.block_on(run_reference(Some(flaw), opts)) {
+        let mut o = opts.clone();
+        if !wire_only {
+            // With the profile: only the scenarios of the items that must catch this flaw.
+            o.filter = Some(
+                flaw.catches()
+                    .iter()
+                    .map(|c| format!("req-{c}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+        }
+        let res = match rt.block_on(run_reference(Some(flaw), &o)) {
             Ok(r) => r,
             Err(e) => {
                 println!("{:<28} | ERROR    | {e}", flaw.name());

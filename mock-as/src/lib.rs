@@ -32,6 +32,7 @@
 //! server.await??;
 //! # Ok(()) }
 //! ```
+#![doc = include_str!("../README.md")]
 
 pub mod cli;
 pub mod clock;
