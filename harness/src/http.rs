@@ -143,10 +143,17 @@ impl TimeoutFlags {
 pub fn timeouts_of(table: Option<&toml::Table>, file: &str) -> Result<Timeouts, String> {
     match table.and_then(|t| t.get("timeouts")) {
         None => Ok(Timeouts::default()),
-        Some(v) => v
-            .clone()
-            .try_into::<Timeouts>()
-            .map_err(|e| format!("{file}: timeouts: {}", e.to_string().trim_end())),
+        Some(v) => v.clone().try_into::<Timeouts>().map_err(|e| {
+            // toml says the field on a line of its own ("in `body_seconds`"): one line instead.
+            let text = e.to_string();
+            let field = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("in `")?.strip_suffix('`'))
+                .map(|f| format!(".{f}"))
+                .unwrap_or_default();
+            let msg = text.lines().next().unwrap_or_default().trim();
+            format!("{file}: timeouts{field}: {msg}")
+        }),
     }
 }
 

@@ -108,13 +108,24 @@ pub fn sarif(
         .iter()
         .map(|req| {
             let (level, urls, first) = &rules[req];
-            let text = item_text(req).map(str::to_string).unwrap_or_else(|| first.clone());
+            let item = item_text(req);
+            let text = item.map(str::to_string).unwrap_or_else(|| first.clone());
+            // A check that is no checklist item (the server could not be checked) says so.
+            let full = match item {
+                Some(_) => format!(
+                    "{text} ({}: MCP authorization checklist item {})",
+                    level.name(),
+                    req.trim_start_matches("req-")
+                ),
+                None => format!(
+                    "{text} ({}: the run could not check the server)",
+                    level.name()
+                ),
+            };
             let mut rule = json!({
                 "id": req,
                 "shortDescription": { "text": text },
-                "fullDescription": {
-                    "text": format!("{text} ({}: MCP authorization checklist item {})", level.name(), req.trim_start_matches("req-"))
-                },
+                "fullDescription": { "text": full },
                 "defaultConfiguration": { "level": sarif_level(*level) },
                 "properties": {
                     "level": level.name(),

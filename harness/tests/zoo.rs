@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+mod support;
 use tokio::net::{TcpListener, TcpStream};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-authcheck");
@@ -182,6 +184,10 @@ fn assert_preflight_refused(name: &str, r: &Run, url: &str, problem: &str) {
     );
     let junit = std::fs::read_to_string(r.report_dir.join("junit.xml")).unwrap();
     assert!(junit.contains("<error message="), "{junit}");
+    let sarif = support::sarif_errors(&r.report_dir.join("results.sarif"));
+    assert!(sarif.is_empty(), "{name}: results.sarif: {sarif:?}");
+    let md = std::fs::read_to_string(r.report_dir.join("summary.md")).unwrap();
+    assert!(md.contains("req-server-answers"), "{md}");
     let _ = std::fs::remove_dir_all(&r.report_dir);
 }
 
@@ -566,4 +572,67 @@ async fn a_server_that_works_then_dies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_works_then_hangs() {
     works_then_stops("works-then-hangs", Pull::Hang, "no response within 10 s").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_and_the_flags_set_the_bounds() {
+    let url = animal(|mut s| async move {
+        read_request(&mut s).await;
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        drop(s);
+    })
+    .await;
+    let dir = report_dir("timeouts-profile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("p.toml");
+    std::fs::write(&profile, "[timeouts]\nheaders_seconds = 3\n").unwrap();
+    let p = profile.display().to_string();
+
+    // The profile's bound, then a flag over it.
+    for (name, extra, said) in [
+        ("timeouts-from-profile", vec![], "no response within 3 s"),
+        (
+            "timeouts-from-flag",
+            vec!["--headers-timeout", "1.5"],
+            "no response within 1.5 s",
+        ),
+    ] {
+        let (u, p) = (url.clone(), p.clone());
+        let r = blocking(move || {
+            let mut args = vec!["--mock-as-port", "0", "--profile", &p];
+            args.extend(extra.iter().copied());
+            run_binary(name, &u, &args, |_| {})
+        })
+        .await
+        .unwrap();
+        assert_preflight_refused(name, &r, &url, said);
+        assert!(
+            r.took < Duration::from_secs(9),
+            "{name}: the default 10 s applied: {:?}",
+            r.took
+        );
+    }
+
+    // A bound that is no bound is refused before anything is sent.
+    std::fs::write(&profile, "[timeouts]\nbody_seconds = 0\n").unwrap();
+    let (u, p2) = (url.clone(), p.clone());
+    let r = blocking(move || {
+        run_binary(
+            "timeouts-bad",
+            &u,
+            &["--mock-as-port", "0", "--profile", &p2],
+            |_| {},
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(r.code, Some(2), "{}", r.all());
+    assert!(
+        r.last_line().contains("p.toml: timeouts.body_seconds: ")
+            && r.last_line().contains("between 0"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 1, "one line: {}", r.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
 }
