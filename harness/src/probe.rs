@@ -1433,19 +1433,21 @@ async fn probe_with(
                 "a call with only the required scopes succeeds".into(),
             )
         } else {
-            let challenged = minimal
+            let named = minimal
                 .bearer_challenge()
                 .ok()
                 .flatten()
-                .map(|c| minus(&c.scopes(), &required))
+                .map(|c| c.scopes())
                 .unwrap_or_default();
+            let challenged = minus(&named, &required);
             let with_challenged = union(&required, &challenged);
             if !challenged.is_empty() && p.works(&with_challenged, name, &args, lenient).await?.0 {
                 (
                     challenged.clone(),
                     format!(
-                        "a call with only the required scopes is refused with HTTP {} naming scope=\"{}\"",
+                        "a call with only the required scopes is refused with HTTP {} naming scope=\"{}\" (beyond the required ones: {})",
                         minimal.status,
+                        named.join(" "),
                         challenged.join(" ")
                     ),
                 )
