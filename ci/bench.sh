@@ -5,7 +5,7 @@
 #
 #   bash ci/bench.sh                  # the full run (about 3 minutes after the build)
 #   bash ci/bench.sh --quick          # smoke run: 1 s per rate point, 5 starts, no kill matrix
-#   bash ci/bench.sh --write-readme   # full run, then replace README.md's table with the result
+#   bash ci/bench.sh --write-readme   # full run, then replace ci/README.md's table with the result
 #   bash ci/bench.sh --compare REF    # the front-door row against REF's build (default below)
 #   bash ci/bench.sh --no-compare     # the front-door row for this tree only
 #
@@ -103,16 +103,16 @@ done
 } | tee -a "$BENCH/perf.md"
 
 if [ -n "$WRITE_README" ]; then
-  python3 - "$ROOT/README.md" "$ROOT/target/bench/perf.md" <<'PY'
+  python3 - "$ROOT/ci/README.md" "$ROOT/target/bench/perf.md" <<'PY'
 import sys
 readme, table = sys.argv[1], open(sys.argv[2]).read().strip()
 text = open(readme).read()
 begin, end = "<!-- perf-table:begin -->", "<!-- perf-table:end -->"
 if begin not in text or end not in text:
-    sys.exit("bench: README.md has no perf-table markers")
+    sys.exit("bench: ci/README.md has no perf-table markers")
 head, rest = text.split(begin, 1)
 _, tail = rest.split(end, 1)
 open(readme, "w").write(f"{head}{begin}\n{table}\n{end}{tail}")
-print("bench: README.md table updated")
+print("bench: ci/README.md table updated")
 PY
 fi
