@@ -11,27 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcp-authcheck");
+mod support;
+use support::{BIN, reference_server};
 /// A refusal must come well within this (the bound is 30 s; start-up included).
 const REFUSAL_BOUND: Duration = Duration::from_secs(30);
-
-/// The reference server's binary, built on demand (it is another package of the workspace).
-fn reference_server() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let st = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "reference-server"])
-        .current_dir(&root)
-        .status()
-        .expect("cargo runs");
-    assert!(st.success(), "cargo build -p reference-server failed");
-    let exe = Path::new(BIN).with_file_name("reference-server");
-    assert!(
-        exe.exists(),
-        "no reference-server binary at {}",
-        exe.display()
-    );
-    exe
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
