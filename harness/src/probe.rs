@@ -69,6 +69,18 @@ impl ProbeOptions {
     }
 }
 
+/// Where an issuer's metadata is, in the MCP 2025-11-25 discovery order: RFC 8414 path-inserted,
+/// OIDC path-inserted, OIDC suffixed (§Authorization Server Metadata Discovery).
+pub fn as_metadata_urls(issuer: &url::Url) -> [String; 3] {
+    let base = issuer.origin().ascii_serialization();
+    let path = issuer.path().trim_end_matches('/');
+    [
+        format!("{base}/.well-known/oauth-authorization-server{path}"),
+        format!("{base}/.well-known/openid-configuration{path}"),
+        format!("{base}{path}/.well-known/openid-configuration"),
+    ]
+}
+
 /// The metadata URL of the first authorization server in `authorization_servers` that is on the
 /// MCP endpoint's own origin and offers a `registration_endpoint` (RFC 8414 §3, path-inserted
 /// then OIDC), if any.
@@ -86,13 +98,7 @@ async fn own_origin_registrar(
         if u.origin() != origin {
             continue;
         }
-        let base = u.origin().ascii_serialization();
-        let path = u.path().trim_end_matches('/');
-        for at in [
-            format!("{base}/.well-known/oauth-authorization-server{path}"),
-            format!("{base}/.well-known/openid-configuration{path}"),
-            format!("{base}{path}/.well-known/openid-configuration"),
-        ] {
+        for at in as_metadata_urls(&u) {
             let Ok(r) = http::fetch(client.get(&at), timeouts).await else {
                 continue;
             };

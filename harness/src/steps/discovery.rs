@@ -128,14 +128,7 @@ async fn prm_as_issuer(w: &mut AuthWorld) {
         let Ok(u) = url::Url::parse(iss) else {
             w.fail(&format!("authorization server {iss:?} is not a URL"))
         };
-        let origin = u.origin().ascii_serialization();
-        let path = u.path().trim_end_matches('/');
-        // MCP 2025-11-25 discovery order: RFC 8414 path-inserted, OIDC path-inserted, OIDC suffix.
-        let tries = [
-            format!("{origin}/.well-known/oauth-authorization-server{path}"),
-            format!("{origin}/.well-known/openid-configuration{path}"),
-            format!("{origin}{path}/.well-known/openid-configuration"),
-        ];
+        let tries = crate::probe::as_metadata_urls(&u);
         let mut found = None;
         for t in &tries {
             if let Ok((200, _, doc)) = get_json(w, t).await {
