@@ -19,7 +19,7 @@ use crate::mcp_client::McpClient;
 use crate::probe::{self, Hints, ProbeOptions, ProbeReport};
 use crate::profile::{IssuerStyle, Profile, Validation};
 use crate::report::{self, Outcome, Record, Summary};
-use crate::world::{AuthWorld, SuiteCtx, set_ctx};
+use crate::world::{AuthWorld, RunScope, SuiteCtx, in_run, run_progress};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -237,10 +237,11 @@ impl RunResult {
     }
 }
 
-static RECORDS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
+/// The records of one run, filled by its filter (skipped scenarios) and `after` hook.
+type Records = Arc<Mutex<Vec<Record>>>;
 
-fn push(r: Record) {
-    RECORDS.lock().unwrap_or_else(|p| p.into_inner()).push(r);
+fn push(records: &Records, r: Record) {
+    records.lock().unwrap_or_else(|p| p.into_inner()).push(r);
 }
 
 /// Why a scenario does not apply to the profile (`None` = it applies).
@@ -447,16 +448,15 @@ async fn sync_mock_as(p: &Profile, mock: &MockAsClient) -> Result<(), String> {
 /// Run the scenarios against the server a context describes.
 pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult, String> {
     sync_mock_as(&ctx.profile, &ctx.mock).await?;
-    RECORDS.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    set_ctx(ctx.clone());
-    PROGRESS.store(
-        match opts.progress {
+    let records: Records = Arc::default();
+    let scope = RunScope {
+        ctx: ctx.clone(),
+        progress: match opts.progress {
             Progress::Quiet => 0,
             Progress::Lines => 1,
             Progress::Terminal => 2,
         },
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    };
     let profile = ctx.profile.clone();
     let filter_text = opts.filter.clone();
     // A filter of several comma-separated terms selects what any of them selects.
@@ -475,6 +475,8 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
     };
     let progress = opts.progress;
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let skipped = records.clone();
+    let finished = records.clone();
     let filter = move |f: &gherkin::Feature, r: Option<&gherkin::Rule>, s: &gherkin::Scenario| {
         let tags = tags_of(f, r, s);
         if !selected(&tags, &s.name) {
@@ -482,16 +484,19 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
         }
         match not_applicable(&tags, &profile) {
             Some(why) => {
-                push(Record {
-                    feature: f.name.clone(),
-                    scenario: s.name.clone(),
-                    tags,
-                    outcome: Outcome::Skipped(why),
-                    millis: 0,
-                    req_failed: false,
-                    source: source_of(f),
-                    baselined: None,
-                });
+                push(
+                    &skipped,
+                    Record {
+                        feature: f.name.clone(),
+                        scenario: s.name.clone(),
+                        tags,
+                        outcome: Outcome::Skipped(why),
+                        millis: 0,
+                        req_failed: false,
+                        source: source_of(f),
+                        baselined: None,
+                    },
+                );
                 false
             }
             None => true,
@@ -502,7 +507,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
     } else {
         Box::new(std::io::sink())
     };
-    AuthWorld::cucumber()
+    let scenarios = AuthWorld::cucumber()
         .max_concurrent_scenarios(opts.concurrency)
         .before(|_, _, s, w| {
             // The scenario's requests go by its name (the breaker says where the server stopped).
@@ -528,6 +533,7 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
             let source = source_of(f);
             let failed = matches!(outcome, Outcome::Failed(_));
             let done = done.clone();
+            let finished = finished.clone();
             async move {
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 show_progress(progress, n, total, &scenario, failed);
@@ -541,16 +547,19 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
                         w.undo_rotation().await;
                     }
                 }
-                push(Record {
-                    feature,
-                    scenario,
-                    tags,
-                    outcome,
-                    millis,
-                    req_failed: false,
-                    source,
-                    baselined: None,
-                });
+                push(
+                    &finished,
+                    Record {
+                        feature,
+                        scenario,
+                        tags,
+                        outcome,
+                        millis,
+                        req_failed: false,
+                        source,
+                        baselined: None,
+                    },
+                );
             }
             .boxed_local()
         })
@@ -561,12 +570,12 @@ pub async fn run_with(ctx: Arc<SuiteCtx>, opts: &RunOptions) -> Result<RunResult
         ))
         .with_cli(cli::Opts::<_, _, _, cli::Empty>::default())
         .filter_run(opts.features.clone(), filter)
-        .quiet_panics()
-        .await;
+        .quiet_panics();
+    in_run(scope, scenarios).await;
     if progress == Progress::Terminal {
         eprint!("\r\x1b[2K");
     }
-    let mut records = std::mem::take(&mut *RECORDS.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut records = std::mem::take(&mut *records.lock().unwrap_or_else(|p| p.into_inner()));
     let stopped = ctx.mcp.stopped();
     if let Some(line) = &stopped {
         collapse_stopped(&mut records, line);
@@ -660,7 +669,7 @@ fn show_progress(p: Progress, n: usize, total: usize, scenario: &str, failed: bo
 /// Say that a step waits, and for how long at most (a JWKS cache window): shown on the progress
 /// output so a person knows why nothing moves.
 pub fn announce_wait(what: &str, bound: Duration) {
-    match PROGRESS.load(std::sync::atomic::Ordering::Relaxed) {
+    match run_progress() {
         1 => eprintln!("  waiting up to {} s: {what}", bound.as_secs_f64().ceil()),
         2 => eprint!(
             "\r\x1b[2K  waiting up to {} s: {what}",
@@ -669,10 +678,6 @@ pub fn announce_wait(what: &str, bound: Duration) {
         _ => {}
     }
 }
-
-/// The run's [`Progress`] for [`announce_wait`] (steps have no access to the options):
-/// 0 quiet, 1 lines, 2 terminal.
-static PROGRESS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// The probe's findings in a few lines (for the console).
 pub fn probe_summary(p: &ProbeReport) -> String {
@@ -778,9 +783,13 @@ pub async fn probe_and_run(
         None => file,
     };
     let timeouts = run_timeouts(file, opts)?;
+    // The preflight and the probe name a hanging server within 10 s unless told otherwise.
+    let headers_given =
+        opts.timeouts.headers.is_some() || crate::http::headers_in(file.map(|(t, _)| t));
+    let preflight = timeouts.for_preflight(headers_given);
     let probe_timeouts = match opts.probe_timeout {
-        Some(cap) => timeouts.capped(cap),
-        None => timeouts,
+        Some(cap) => preflight.capped(cap),
+        None => preflight,
     };
     let (mut profile, report) = match learn(url, &mock, file, probe_timeouts).await {
         Ok(v) => v,

@@ -2,7 +2,7 @@
 //! concurrency free), the token it is about to use, the MCP session and every exchange so far.
 //! Steps stay in the user's language; HTTP lives in these methods and in [`crate::mcp_client`].
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -23,19 +23,36 @@ pub struct SuiteCtx {
     pub mcp: McpClient,
 }
 
-static CTX: RwLock<Option<Arc<SuiteCtx>>> = RwLock::new(None);
+/// What one run shares with the scenarios it polls: the context and how loud the progress output
+/// is. Held in a task-local for the length of [`in_run`], so that several runs in one process
+/// (the kill matrix runs mutants side by side) never see each other's context.
+#[derive(Debug, Clone)]
+pub struct RunScope {
+    /// The run's context, handed to every [`AuthWorld`] it creates.
+    pub ctx: Arc<SuiteCtx>,
+    /// The run's progress output: 0 quiet, 1 lines, 2 terminal (for waits a step announces).
+    pub progress: u8,
+}
 
-/// Install the context for the next run (runs in one process are sequential).
-pub fn set_ctx(ctx: Arc<SuiteCtx>) {
-    *CTX.write().unwrap_or_else(|p| p.into_inner()) = Some(ctx);
+tokio::task_local! {
+    static RUN: RunScope;
+}
+
+/// Poll `fut` (a run's scenarios) with `scope` as its run: each [`AuthWorld`] created while it
+/// is polled gets `scope.ctx`.
+pub async fn in_run<F: std::future::Future>(scope: RunScope, fut: F) -> F::Output {
+    RUN.scope(scope, fut).await
+}
+
+/// The progress level of the run being polled (0 outside any run).
+pub fn run_progress() -> u8 {
+    RUN.try_with(|r| r.progress).unwrap_or(0)
 }
 
 fn ctx() -> Arc<SuiteCtx> {
-    // The runner installs the context before any World exists.
-    CTX.read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .expect("suite context installed by the runner")
+    // cucumber creates each World while polling the future the runner wraps in `in_run`.
+    RUN.try_with(|r| r.ctx.clone())
+        .expect("a World is created only inside a run (runner::run_with)")
 }
 
 /// One scenario's state.
