@@ -4,10 +4,14 @@
 //!
 //! Every exchange with the server under test reports to it ([`Breaker::observe`]). After
 //! [`TRIP_AFTER`] exchanges in a row that got no answer because the server is gone (refused,
-//! reset, connect or headers timeout — not a slow body, not an HTTP error), it re-checks once
-//! with a request of its own: an answer of any HTTP status resets the count (those were requests
-//! the server could not handle, the scenarios' own failures); no answer trips it. Once tripped,
-//! every request fails at once without being sent ([`Breaker::stopped`]).
+//! reset, connect or headers timeout — not a slow body, not an HTTP error), or at once after a
+//! headers timeout (that request already waited the scenarios' whole headers bound), it
+//! re-checks once with a request of its own: an answer of any HTTP status resets the count (those were requests
+//! the server could not handle, the scenarios' own failures); no answer trips it. The re-check
+//! waits at most [`http::PREFLIGHT_HEADERS`] for the headers (a server that left three requests
+//! in a row unanswered gets 10 s to answer a ping, not the scenarios' longer bound). Once
+//! tripped, every request fails at once without being sent ([`Breaker::stopped`]), and the ones
+//! still waiting for an answer give up at once ([`Breaker::tripped`]).
 
 use std::sync::Mutex;
 
@@ -45,17 +49,29 @@ pub struct Breaker {
     state: Mutex<State>,
     /// One re-check at a time; the others wait for its verdict.
     recheck: tokio::sync::Mutex<()>,
+    /// `true` once tripped: wakes the requests still in flight.
+    tripped: tokio::sync::watch::Sender<bool>,
 }
 
 impl Breaker {
-    /// A breaker for the server at `url`.
+    /// A breaker for the server at `url`; the re-check has the run's `timeouts`, its headers
+    /// bound at most [`http::PREFLIGHT_HEADERS`].
     pub fn new(url: &str, timeouts: Timeouts) -> Breaker {
         Breaker {
             url: url.to_string(),
-            timeouts,
+            timeouts: timeouts.for_preflight(false),
             state: Mutex::new(State::default()),
             recheck: tokio::sync::Mutex::new(()),
+            tripped: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Resolves once the breaker trips (never, if it does not): a request in flight races its
+    /// answer against this and gives up when the run has stopped.
+    pub async fn tripped(&self) {
+        let mut rx = self.tripped.subscribe();
+        // Err only if the sender is gone, which cannot happen while `self` lives.
+        let _ = rx.wait_for(|t| *t).await;
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -85,7 +101,7 @@ impl Breaker {
                     if st.first.is_none() {
                         st.first = Some(who.to_string());
                     }
-                    st.streak >= TRIP_AFTER
+                    st.streak >= TRIP_AFTER || matches!(f, NoAnswer::HeadersTimeout(_))
                 }
                 _ => {
                     st.streak = 0;
@@ -103,7 +119,7 @@ impl Breaker {
         let _one = self.recheck.lock().await;
         {
             let st = self.state();
-            if st.stopped.is_some() || st.streak < TRIP_AFTER {
+            if st.stopped.is_some() || st.streak == 0 {
                 return; // another re-check decided meanwhile
             }
         }
@@ -124,6 +140,8 @@ impl Breaker {
                     at: st.first.clone().unwrap_or_else(|| "?".into()),
                     why: e.describe(),
                 });
+                drop(st);
+                self.tripped.send_replace(true);
             }
         }
     }
@@ -206,5 +224,65 @@ mod tests {
             b.observe(who, Some(&gone())).await;
         }
         assert!(b.stopped().is_none(), "the re-check got an answer");
+    }
+
+    #[tokio::test]
+    async fn one_headers_timeout_against_a_hanging_server_trips_and_wakes_waiting_requests() {
+        // Accepts, reads, never answers.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                held.push(s);
+            }
+        });
+        let b = std::sync::Arc::new(Breaker::new(
+            &url,
+            Timeouts::uniform(Duration::from_millis(300)),
+        ));
+        let waiting = {
+            let b = b.clone();
+            tokio::spawn(async move { b.tripped().await })
+        };
+        b.observe(
+            "A",
+            Some(&NoAnswer::HeadersTimeout(Duration::from_millis(300))),
+        )
+        .await;
+        let s = b.stopped().expect("tripped after one headers timeout");
+        assert_eq!(s.at, "A");
+        assert!(s.why.contains("no response within"), "{}", s.why);
+        // A request still in flight hears of it (bounded: a hang here fails the test).
+        tokio::time::timeout(Duration::from_secs(60), waiting)
+            .await
+            .expect("tripped() resolves once the breaker trips")
+            .expect("the waiting task ended");
+    }
+
+    #[tokio::test]
+    async fn a_headers_timeout_the_recheck_answers_does_not_trip() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            while let Ok((mut s, _)) = l.accept().await {
+                let mut b = [0u8; 4096];
+                let _ = s.read(&mut b).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let b = Breaker::new(&url, Timeouts::uniform(Duration::from_secs(2)));
+        b.observe(
+            "A",
+            Some(&NoAnswer::HeadersTimeout(Duration::from_secs(30))),
+        )
+        .await;
+        assert!(
+            b.stopped().is_none(),
+            "one slow request of a live server is that scenario's failure"
+        );
     }
 }

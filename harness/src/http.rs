@@ -37,15 +37,23 @@ fn default_connect() -> Duration {
     Duration::from_secs(5)
 }
 fn default_headers() -> Duration {
-    Duration::from_secs(10)
+    Duration::from_secs(30)
 }
+
+/// The headers bound of the preflight, the probe and the circuit breaker's re-check when the
+/// profile and the flags set none: a server that accepts and never answers is named within 10 s,
+/// while the scenarios keep [`Timeouts::default`]'s 30 s — a correct server may take more than
+/// 10 s over a refusal (Descope's Node and Python SDKs retry a failing key-set fetch for ~10 s
+/// before they answer 401), and a timeout there would be a false failure.
+pub const PREFLIGHT_HEADERS: Duration = Duration::from_secs(10);
 fn default_body() -> Duration {
     Duration::from_secs(30)
 }
 
 impl Default for Timeouts {
-    /// Connect 5 s, headers 10 s, body 30 s: a local or CI server answers in milliseconds, a
-    /// hanging one is reported within 10 s, and a slow tool call still gets 30 s to finish.
+    /// Connect 5 s, headers 30 s, body 30 s: a local or CI server answers in milliseconds, a
+    /// slow refusal or tool call still gets 30 s; a hanging server is reported by the preflight
+    /// within [`PREFLIGHT_HEADERS`] (see [`Timeouts::for_preflight`]).
     fn default() -> Self {
         Timeouts {
             connect_seconds: default_connect(),
@@ -109,6 +117,20 @@ impl Timeouts {
         }
     }
 
+    /// The bounds of the preflight, the probe and the breaker's re-check: the headers bound at
+    /// most [`PREFLIGHT_HEADERS`] unless the user set one (`headers_given`: the profile's
+    /// `timeouts.headers_seconds` or `--headers-timeout`), which then applies everywhere.
+    pub fn for_preflight(self, headers_given: bool) -> Timeouts {
+        if headers_given {
+            self
+        } else {
+            Timeouts {
+                headers_seconds: self.headers_seconds.min(PREFLIGHT_HEADERS),
+                ..self
+            }
+        }
+    }
+
     /// The longest one request can take.
     pub fn total(&self) -> Duration {
         self.headers_seconds.max(self.connect_seconds) + self.body_seconds
@@ -136,6 +158,14 @@ impl TimeoutFlags {
             body_seconds: self.body.unwrap_or(base.body_seconds),
         }
     }
+}
+
+/// Whether a profile file's table sets `timeouts.headers_seconds`.
+pub fn headers_in(table: Option<&toml::Table>) -> bool {
+    table
+        .and_then(|t| t.get("timeouts"))
+        .and_then(|t| t.get("headers_seconds"))
+        .is_some()
 }
 
 /// The `[timeouts]` of a profile file's table (defaults for what it leaves out); the error names

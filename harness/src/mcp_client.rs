@@ -383,22 +383,42 @@ impl McpClient {
         }
         // A GET opens an SSE stream that never ends: read only its head.
         let stream = method == reqwest::Method::GET;
-        match crate::http::send(req, &self.timeouts).await {
-            Ok(resp) => {
-                ex.status = resp.status().as_u16();
-                ex.headers = resp.headers().clone();
-                if !stream {
-                    let ct = ex
-                        .headers
-                        .get("content-type")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string();
-                    let (body, message, cut) = read_bounded(resp, &ct, id, &self.timeouts).await;
-                    ex.body = body;
-                    ex.message = message;
-                    ex.cut = cut;
+        let exchange = async {
+            match crate::http::send(req, &self.timeouts).await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let mut read = (String::new(), None, None);
+                    if !stream {
+                        let ct = headers
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        read = read_bounded(resp, &ct, id, &self.timeouts).await;
+                    }
+                    Ok((status, headers, read))
                 }
+                Err(e) => Err(e),
+            }
+        };
+        // Once the run's breaker trips, a request still waiting gives up at once.
+        let answer = match &self.breaker {
+            None => exchange.await,
+            Some(b) => tokio::select! {
+                a = exchange => a,
+                () = b.tripped() => Err(NoAnswer::Other(
+                    b.message().unwrap_or_else(|| "the server stopped answering".into()),
+                )),
+            },
+        };
+        match answer {
+            Ok((status, headers, (body, message, cut))) => {
+                ex.status = status;
+                ex.headers = headers;
+                ex.body = body;
+                ex.message = message;
+                ex.cut = cut;
             }
             Err(e) => {
                 ex.body = format!("no answer: {}", e.describe());

@@ -83,8 +83,9 @@ struct Target {
     /// Bound on connecting to the server (default 5, or the profile's timeouts.connect_seconds).
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     connect_timeout: Option<Duration>,
-    /// Bound from sending a request to the answer's headers (default 10, or the profile's
-    /// timeouts.headers_seconds): a server that accepts and never answers is reported after it.
+    /// Bound from sending a request to the answer's headers (default 30 for the scenarios and 10
+    /// for the preflight and the probe, or the profile's timeouts.headers_seconds for all): a
+    /// server that accepts and never answers is reported after it.
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     headers_timeout: Option<Duration>,
     /// Bound on reading a whole answer body, or an event stream up to the awaited message
@@ -505,10 +506,15 @@ async fn init(a: InitArgs) -> Result<(), CannotRun> {
         .file()
         .map(|(t, _)| Hints::from_table(t))
         .unwrap_or_default();
-    let mut timeouts = a.target.timeout_flags().over(harness::http::timeouts_of(
-        session.file().map(|(t, _)| t),
-        session.file().map_or("", |(_, n)| n),
-    )?);
+    let flags = a.target.timeout_flags();
+    let headers_given =
+        flags.headers.is_some() || harness::http::headers_in(session.file().map(|(t, _)| t));
+    let mut timeouts = flags
+        .over(harness::http::timeouts_of(
+            session.file().map(|(t, _)| t),
+            session.file().map_or("", |(_, n)| n),
+        )?)
+        .for_preflight(headers_given);
     if let Some(cap) = a.target.probe_cap() {
         timeouts = timeouts.capped(cap);
     }
