@@ -2,8 +2,9 @@
 # The report files CI reads, checked where they are read:
 #
 #   bash ci/reports.sh
-#   bash ci/reports.sh --install-browser   # only make sure chromium is there (.ci/run does this
-#                                          # before `cargo test`, so the cargo tests use it)
+#   bash ci/reports.sh --install-browser   # only make sure chromium and chromedriver are there
+#                                          # (.ci/run does this before `cargo test`, so the cargo
+#                                          # tests use them: report.html, mock-as's browser tests)
 #
 # - report.html in a real browser: Debian's chromium, installed with apt-get when missing (CI
 #   runs as root; non-interactive). harness/tests/ci_reports.rs and ci_gating.rs render the
@@ -22,18 +23,24 @@ INSTALL_ONLY=""
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-if ! command -v chromium >/dev/null 2>&1 && [ -z "${MCP_AUTHCHECK_CHROMIUM:-}" ]; then
+# Debian's chromium, and chromium-driver (chromedriver) for mock-as's browser tests
+# (mock-as/tests/browser.rs drive the consent page and the dashboard over WebDriver).
+PKGS=""
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${MCP_AUTHCHECK_CHROMIUM:-}" ]; then PKGS="chromium"; fi
+if ! command -v chromedriver >/dev/null 2>&1 && [ -z "${MCP_AUTHCHECK_CHROMEDRIVER:-}" ]; then PKGS="$PKGS chromium-driver"; fi
+if [ -n "$PKGS" ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "reports: installing Debian's chromium (apt-get)"
+    echo "reports: installing Debian's$PKGS (apt-get)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq </dev/null
-    apt-get install -y -qq --no-install-recommends chromium </dev/null >/dev/null
+    # shellcheck disable=SC2086  # the package list is meant to split
+    apt-get install -y -qq --no-install-recommends $PKGS </dev/null >/dev/null
   else
-    echo "reports: no chromium on PATH, and apt-get as root is not available to install it: install Debian's chromium (or set MCP_AUTHCHECK_CHROMIUM)" >&2
+    echo "reports: missing$PKGS, and apt-get as root is not available to install it: install Debian's chromium and chromium-driver (or set MCP_AUTHCHECK_CHROMIUM / MCP_AUTHCHECK_CHROMEDRIVER)" >&2
     exit 1
   fi
 fi
-echo "reports: browser $(command -v chromium || echo "$MCP_AUTHCHECK_CHROMIUM")"
+echo "reports: browser $(command -v chromium || echo "$MCP_AUTHCHECK_CHROMIUM"), driver $(command -v chromedriver || echo "$MCP_AUTHCHECK_CHROMEDRIVER")"
 [ -n "$INSTALL_ONLY" ] && exit 0
 
 # .ci/run ran these in its `cargo test` with the browser required already (it says so with

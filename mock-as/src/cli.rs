@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// Write the start-up summary as JSON to this file once the listener is bound.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// How /authorize gets consent: `headless` (no page; for CI) or `interactive` (an HTML page
+    /// where you pick the user and scopes and approve or deny). Overrides `project.consent`.
+    #[arg(long, value_enum, env = "MOCK_AS_CONSENT")]
+    pub consent: Option<crate::config::ConsentMode>,
 }
 
 /// What `mock-as` can do besides serving.
@@ -135,6 +139,9 @@ pub async fn run(
         crate::config::check_base_url(b).map_err(|m| format!("--base-url: {m}"))?;
         config.listen.base_url = Some(b.clone());
     }
+    if let Some(c) = args.consent {
+        config.project.consent = c;
+    }
     if !config.listen.bind.is_loopback() && args.admin_token.is_none() {
         return Err(format!(
             "refusing to bind {} without --admin-token: the control API (/_mock/) would be open to the network",
@@ -164,6 +171,10 @@ pub async fn run(
     println!("base url:   {base}");
     println!("project id: {}", state.pid());
     println!("jwks:       {}", state.jwks_uri());
+    if state.config.project.consent == crate::config::ConsentMode::Interactive {
+        println!("consent:    interactive (an HTML page at /authorize)");
+    }
+    println!("dashboard:  {base}/_mock/ui");
     if let Some(path) = &args.ready_file {
         // Written aside and renamed, so a reader polling for the file never sees half of it.
         let tmp = path.with_extension("tmp");

@@ -17,6 +17,7 @@
 //! - [`state`]: what every handler shares.
 //! - [`clock`]: wall-clock seconds and milliseconds (mock time adds the control API's offset).
 //! - [`routes`]: one module per protocol surface, plus the `/_mock` control API.
+//! - [`ui`]: the consent page and the dashboard: embedded HTML/JS, escaping, their CSPs.
 //! - [`cli`]: the `mock-as` command line and its run logic, for binaries that serve the same way.
 //!
 //! # Running in-process
@@ -46,6 +47,7 @@ pub mod routes;
 pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod ui;
 
 use std::future::Future;
 

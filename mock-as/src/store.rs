@@ -221,6 +221,8 @@ pub struct Store {
     pub connections: BTreeMap<String, ConnToken>,
     /// Pending connect (re-consent) requests by state.
     pub connects: HashMap<String, ConnectRequest>,
+    /// Authorization requests waiting on the interactive consent page, by request id.
+    pub pending_consents: HashMap<String, PendingConsent>,
     /// Objects the spy upstream "created" (for deterministic ids).
     pub upstream_created: u64,
     /// The journal.
@@ -411,6 +413,7 @@ impl Store {
             .retain(|_, c| c.expires_at.saturating_add(300) > now);
         self.refresh.retain(|_, r| r.expires_at > now);
         self.connects.retain(|_, c| c.expires_at > now);
+        self.pending_consents.retain(|_, c| c.expires_at > now);
         self.issued.retain(|_, t| t.exp.saturating_add(60) > now);
         self.revoked_jtis
             .retain(|_, exp| exp.saturating_add(60) > now);
@@ -554,5 +557,40 @@ pub struct ConnectRequest {
     /// Whether a management key asked (policies bypassed).
     pub by_management_key: bool,
     /// Expiry (mock time).
+    pub expires_at: i64,
+    /// Interactive mode: the CSRF token of the consent page last shown for this request; its
+    /// form must send it back (one page, one token; the POST consumes the request).
+    pub csrf: Option<String>,
+}
+
+/// An authorization request checked by `/authorize` (client, redirect URI, PKCE, scopes,
+/// resources) that waits for a person's decision on the interactive consent page. The page's
+/// form names it by `request` and proves it was rendered for it by `csrf`; the first POST
+/// consumes it (RFC 6749 §10.12: the consent form must not be forgeable cross-site).
+#[derive(Debug, Clone)]
+pub struct PendingConsent {
+    /// The per-page CSRF token: random, bound to this request, single use.
+    pub csrf: String,
+    /// The MCP server entry.
+    pub server_id: String,
+    /// Which issuer the flow's tokens carry.
+    pub issuer_style: crate::tokens::IssuerStyle,
+    /// The client.
+    pub client_id: String,
+    /// The validated redirect URI.
+    pub redirect_uri: String,
+    /// The client's `state`, echoed on the redirect.
+    pub state: Option<String>,
+    /// The PKCE S256 challenge.
+    pub challenge: String,
+    /// The requested (or default) scopes.
+    pub requested: Vec<String>,
+    /// The RFC 8707 resources.
+    pub resources: Vec<String>,
+    /// The user preselected on the page (`login_hint`, else `project.default_user`).
+    pub user: Option<String>,
+    /// The tenant preselected on the page (`tenant`).
+    pub tenant: Option<String>,
+    /// Expiry (mock time): ten minutes to decide.
     pub expires_at: i64,
 }

@@ -270,7 +270,7 @@ const MINT: &[&str] = &[
     "flaw",
     "remove_claims",
 ];
-const CONTROL_REVOKE: &[&str] = &["token", "jti", "user"];
+const CONTROL_REVOKE: &[&str] = &["token", "jti", "user", "session"];
 const ROTATE: &[&str] = &["generate", "kid"];
 const RETIRE: &[&str] = &["kid"];
 const FAULT: &[&str] = &[
@@ -312,6 +312,8 @@ const PATCH_SERVER: &[&str] = &[
     "require_resource",
 ];
 const APP: &[&str] = &["id", "name", "scopes", "token_ttl"];
+const CONSENT_FORM: &[&str] = &["request", "csrf", "action", "user", "tenant", "scope"];
+const CONNECT_FORM: &[&str] = &["csrf", "action"];
 
 use Cred as C;
 use Kind as K;
@@ -346,7 +348,7 @@ const ROUTES: &[Route] = &[
     r(DELETE, "/v1/mgmt/outbound/token", K::Query, C::Mgmt, &["id"]),
     r(GET, "/v1/mgmt/outbound/apps-with-user-token", K::Query, C::Mgmt, &["userId", "tenantId"]),
     r(POST, "/v1/mgmt/outbound/app/connect", K::Json, C::Caller, CONNECT),
-    r(GET, "/v1/outbound/connect/{state}", K::Nothing, C::None, &[]),
+    r(GET_POST, "/v1/outbound/connect/{state}", K::Form, C::None, CONNECT_FORM),
     r(POST, "/v1/mgmt/thirdparty/consents/search", K::Json, C::Mgmt, SEARCH),
     r(POST, "/v1/mgmt/thirdparty/consents/delete", K::Json, C::Mgmt, CONSENT_DELETE),
     // spy upstream
@@ -358,6 +360,7 @@ const ROUTES: &[Route] = &[
     r(GET_POST, "/oauth2/v1/apps/authorize", K::Form, C::None, AUTHZ),
     r(POST, "/oauth2/v1/apps/agentic/{pid}/{sid}/token", K::Form, C::Client, TOKEN),
     r(POST, "/oauth2/v1/apps/token", K::Form, C::Client, TOKEN),
+    r(POST, "/oauth2/v1/consent", K::Form, C::None, CONSENT_FORM),
     r(POST, "/oauth2/v1/apps/{pid}/revoke", K::Form, C::Client, REVOKE),
     r(POST, "/oauth2/v1/apps/revoke", K::Form, C::Client, REVOKE),
     r(POST, "/oauth2/v1/apps/{pid}/introspect", K::Form, C::Client, REVOKE),
@@ -374,7 +377,10 @@ const ROUTES: &[Route] = &[
     r(GET_POST, "/_mock/users", K::Json, C::Control, USER),
     r(&["GET", "DELETE"], "/_mock/users/{uid}", K::Nothing, C::Control, &[]),
     r(GET_POST, "/_mock/clients", K::Json, C::Control, CLIENT),
-    r(POST, "/_mock/tokens", K::Json, C::Control, MINT),
+    r(GET_POST, "/_mock/tokens", K::Json, C::Control, MINT),
+    r(GET, "/_mock/sessions", K::Nothing, C::Control, &[]),
+    r(GET, "/_mock/ui", K::Nothing, C::Control, &[]),
+    r(GET, "/_mock/ui/app.js", K::Nothing, C::Control, &[]),
     r(GET, "/_mock/flaws", K::Nothing, C::Control, &[]),
     r(POST, "/_mock/revoke", K::Json, C::Control, CONTROL_REVOKE),
     r(GET, "/_mock/keys", K::Nothing, C::Control, &[]),

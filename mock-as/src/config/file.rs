@@ -62,9 +62,28 @@ pub struct Project {
     /// Display name.
     #[serde(default = "default_project_name")]
     pub name: String,
-    /// The user who consents at `/authorize` when the request has no `login_hint`.
+    /// The user who consents at `/authorize` when the request has no `login_hint` (headless),
+    /// or who is preselected on the consent page (interactive).
     #[serde(default)]
     pub default_user: Option<String>,
+    /// How `/authorize` obtains consent: `headless` (CI: no page, policy decides) or
+    /// `interactive` (a person approves on an HTML page). Overridden by `--consent`.
+    #[serde(default)]
+    pub consent: ConsentMode,
+}
+
+/// How consent is given at `/authorize` and at the outbound connect URL (RFC 6749 §4.1.1: the
+/// authorization server "obtains an authorization decision" — how is its choice).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentMode {
+    /// No page: the user is `login_hint` or `project.default_user`, the consent policy drops what
+    /// it denies, and the browser is redirected at once. What CI and the suite use.
+    #[default]
+    Headless,
+    /// An HTML consent page (user and tenant pickers, scopes with their descriptions and the
+    /// policy's verdict, Approve / Deny), for people trying a real MCP client locally.
+    Interactive,
 }
 
 fn default_project_name() -> String {

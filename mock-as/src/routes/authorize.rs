@@ -5,6 +5,9 @@
 //!
 //! Errors about the client or the redirect URI are answered directly (400 JSON) and never
 //! redirected (§4.1.2.1); every other error is redirected to the validated redirect URI.
+//!
+//! In interactive consent mode (`--consent interactive`), phase 4 is a page instead
+//! ([`crate::routes::consent`]): the checked request waits there for a person's decision.
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -120,29 +123,29 @@ fn project_flow_server(st: &AppState, p: &Params) -> Result<(String, String), OA
 
 /// The flow an authorization request names: the MCP server entry and the issuer style of the
 /// endpoint it came to.
-struct Flow {
+pub(crate) struct Flow {
     /// The server entry's id (`sid`).
-    sid: String,
+    pub(crate) sid: String,
     /// Which issuer the tokens of this flow carry.
-    style: IssuerStyle,
+    pub(crate) style: IssuerStyle,
     /// The server entry.
-    server: Arc<McpServer>,
+    pub(crate) server: Arc<McpServer>,
 }
 
 /// Where errors and the code go once the client and its redirect URI are trusted
 /// (RFC 6749 §4.1.2, RFC 9207 `iss`).
-struct Back<'a> {
+pub(crate) struct Back<'a> {
     /// The validated, registered redirect URI.
-    redirect_uri: &'a str,
+    pub(crate) redirect_uri: &'a str,
     /// The client's `state`, echoed.
-    state: Option<&'a str>,
+    pub(crate) state: Option<&'a str>,
     /// The flow's issuer, sent as `iss`.
-    issuer: String,
+    pub(crate) issuer: String,
 }
 
 impl Back<'_> {
     /// An error redirected to the client (RFC 6749 §4.1.2.1).
-    fn fail(&self, error: &str, description: String) -> Response {
+    pub(crate) fn fail(&self, error: &str, description: String) -> Response {
         redirect_error(
             self.redirect_uri,
             error,
@@ -154,23 +157,23 @@ impl Back<'_> {
 }
 
 /// What the request asks for, once checked.
-struct CodeRequest<'a> {
+pub(crate) struct CodeRequest<'a> {
     /// The PKCE S256 challenge (RFC 7636 §4.3).
-    challenge: &'a str,
+    pub(crate) challenge: &'a str,
     /// The requested (or default) scopes.
-    requested: Vec<String>,
+    pub(crate) requested: Vec<String>,
     /// The RFC 8707 resources.
-    resources: Vec<String>,
+    pub(crate) resources: Vec<String>,
 }
 
 /// What the consenting user granted.
-struct Consent {
+pub(crate) struct Consent {
     /// The consenting user.
-    user: crate::config::User,
+    pub(crate) user: crate::config::User,
     /// The tenant the request is made in, if any.
-    tenant: Option<String>,
+    pub(crate) tenant: Option<String>,
     /// The scopes the consent policy allows, in request order.
-    granted: Vec<String>,
+    pub(crate) granted: Vec<String>,
 }
 
 /// A redirected error: the `error` code and its description.
@@ -197,7 +200,11 @@ async fn authorize(st: AppState, target: Target, p: Params) -> Response {
         Ok(r) => r,
         Err((error, description)) => return back.fail(error, description),
     };
-    // 4. Headless consent.
+    // 4. Consent: a page for a person in interactive mode (its form finishes the flow in
+    //    `consent::submit`), else headless.
+    if st.config.project.consent == crate::config::ConsentMode::Interactive {
+        return crate::routes::consent::start(&st, &flow, client_id, &back, &p, req);
+    }
     let consent = match headless_consent(&st, &p, &flow.sid, client_id, &req.requested) {
         Ok(c) => c,
         Err((error, description)) => return back.fail(error, description),
@@ -401,7 +408,7 @@ fn headless_consent(
 }
 
 /// Phase 5: a session and a single-use authorization code, redirected with `state` and `iss`.
-fn issue_code(
+pub(crate) fn issue_code(
     st: &AppState,
     flow: &Flow,
     client_id: &str,
@@ -449,7 +456,7 @@ fn issue_code(
 
 /// The MCP Server Policy: standard scopes pass; the rest must be allowed by a rule.
 /// Denied scopes are dropped silently, as Descope does (descope-api.md §11).
-fn consent(
+pub(crate) fn consent(
     rules: &[crate::policy::Rule],
     user: &crate::config::User,
     client_id: &str,

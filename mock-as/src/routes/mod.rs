@@ -18,6 +18,7 @@ use crate::store::JournalEntry;
 pub mod authorize;
 pub mod client_auth;
 pub mod connections;
+pub mod consent;
 pub mod control;
 pub mod discovery;
 pub mod jwks;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
             post(token::agentic),
         )
         .route("/oauth2/v1/apps/token", post(token::generic))
+        .route("/oauth2/v1/consent", post(consent::submit))
         .route("/oauth2/v1/apps/{pid}/revoke", post(revoke::revoke_project))
         .route("/oauth2/v1/apps/revoke", post(revoke::revoke_generic))
         .route(
@@ -136,7 +138,8 @@ pub fn endpoint_of(path: &str) -> &'static str {
         "register"
     } else if path.starts_with("/oauth2/") {
         match path.rsplit('/').next().unwrap_or_default() {
-            "authorize" => "authorize",
+            // The consent form belongs to the authorization request it finishes.
+            "authorize" | "consent" => "authorize",
             "token" => "token",
             "revoke" => "revoke",
             "introspect" => "introspect",

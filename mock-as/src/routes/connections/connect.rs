@@ -14,7 +14,7 @@ use super::{
     app, body_object, check_tenant, err, opt_str, opt_strings, policy_check, respond, token_json,
     user,
 };
-use crate::config::OUTBOUND_SCOPE;
+use crate::config::{ConsentMode, OUTBOUND_SCOPE};
 use crate::error::{DescopeError, OutcomeCode, codes};
 use crate::policy::{Subject, decide, roles_of};
 use crate::routes::JournalDetail;
@@ -112,27 +112,204 @@ fn start_connect(st: &AppState, c: &Caller, body: &[u8]) -> Result<Value, Descop
             client_id,
             by_management_key: by_key,
             expires_at: now + 600,
+            csrf: None,
         },
     );
     Ok(json!({ "url": format!("{}/v1/outbound/connect/{state}", st.base_url) }))
 }
 
-/// `GET /v1/outbound/connect/{state}`: the user "completes the provider's consent".
+/// `GET /v1/outbound/connect/{state}`: the user "completes the provider's consent" — at once
+/// (headless), or on a consent page whose form posts back here (interactive).
 pub(super) async fn complete_connect(
     State(st): State<AppState>,
     Path(state): Path<String>,
 ) -> Response {
     let now = st.now();
+    if st.config.project.consent == ConsentMode::Interactive {
+        // The page does not consume the request; its form does. Each page gets a new token.
+        let csrf = crate::tokens::random_id();
+        let req = {
+            let mut store = st.store();
+            match store
+                .connects
+                .get_mut(&state)
+                .filter(|r| r.expires_at >= now)
+            {
+                Some(r) => {
+                    r.csrf = Some(csrf.clone());
+                    Some(r.clone())
+                }
+                None => None,
+            }
+        };
+        return match req {
+            Some(r) => connect_page(&st, &state, &csrf, &r),
+            None => gone(),
+        };
+    }
+    let req = st.store().connects.remove(&state);
+    match req.filter(|r| r.expires_at >= now) {
+        Some(req) => finish_connect(&st, req, now),
+        None => gone(),
+    }
+}
+
+fn gone() -> Response {
+    err(
+        StatusCode::NOT_FOUND,
+        codes::NOT_FOUND,
+        "Not found",
+        "unknown, used or expired connect URL",
+    )
+    .into_response()
+}
+
+/// `POST /v1/outbound/connect/{state}` (interactive mode): the connect page's form, `csrf` and
+/// `action` (`approve` or `deny`). The first POST consumes the request; a missing or wrong
+/// token is `400 E011003` and the request is gone (RFC 6749 §10.12, as the consent page).
+pub(super) async fn decide_connect(
+    State(st): State<AppState>,
+    Path(state): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = match crate::routes::client_auth::read_params(&headers, &body, &[]) {
+        Ok(p) => p,
+        Err(e) => return DescopeError::invalid(e.description).into_response(),
+    };
+    let now = st.now();
     let req = st.store().connects.remove(&state);
     let Some(req) = req.filter(|r| r.expires_at >= now) else {
-        return err(
-            StatusCode::NOT_FOUND,
-            codes::NOT_FOUND,
-            "Not found",
-            "unknown, used or expired connect URL",
+        return gone();
+    };
+    let token_ok = match (&req.csrf, p.get("csrf")) {
+        (Some(want), Some(got)) => {
+            crate::routes::consent::constant_time_eq(want.as_bytes(), got.as_bytes())
+        }
+        _ => false,
+    };
+    if !token_ok {
+        return DescopeError::new(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            "Invalid request",
+            "the connect form's csrf token does not belong to this connect request; it is discarded",
         )
         .into_response();
+    }
+    match p.get("action") {
+        Some("approve") => finish_connect(&st, req, now),
+        Some("deny") => {
+            let message = "the user denied the connection";
+            let mut r = match &req.redirect_url {
+                Some(url) => redirect(
+                    url,
+                    &[
+                        ("error", "access_denied"),
+                        ("error_description", message),
+                        ("appId", &req.app_id),
+                    ],
+                ),
+                None => err(
+                    StatusCode::FORBIDDEN,
+                    codes::FORBIDDEN,
+                    "Forbidden",
+                    message,
+                )
+                .into_response(),
+            };
+            r.extensions_mut()
+                .insert(JournalDetail("denied on the connect page".into()));
+            r
+        }
+        other => DescopeError::invalid(format!(
+            "action must be approve or deny (got {:?})",
+            other.unwrap_or_default()
+        ))
+        .into_response(),
+    }
+}
+
+/// The interactive connect page: the app, who connects, the scopes and the Connections
+/// Policy's verdict on each, Approve / Deny.
+fn connect_page(st: &AppState, state: &str, csrf: &str, req: &ConnectRequest) -> Response {
+    use crate::ui::{esc, form_csp, html, page};
+    let Ok(app) = app(st, &req.app_id) else {
+        return gone();
     };
+    let scopes = if req.scopes.is_empty() {
+        app.scopes.clone()
+    } else {
+        req.scopes.clone()
+    };
+    let u = user(st, &req.user_id).ok();
+    let mut rows = String::new();
+    for s in &scopes {
+        let verdict = match (&u, req.by_management_key) {
+            (_, true) => ("granted", "management key: policies bypassed".to_string()),
+            (Some(u), false) => {
+                let rules = st.store().connection_policy.clone();
+                let roles = roles_of(u, req.tenant_id.as_deref());
+                let subject = Subject {
+                    user: Some(&u.id),
+                    roles: &roles,
+                    client: req.client_id.as_deref(),
+                    tenant: req.tenant_id.as_deref(),
+                    app: Some(&app.id),
+                };
+                let d = decide(&rules, &subject, Some(s));
+                (if d.allowed { "granted" } else { "dropped" }, d.reason)
+            }
+            (None, false) => ("dropped", "unknown user".to_string()),
+        };
+        rows.push_str(&format!(
+            "<tr class=\"{}\" data-scope=\"{}\"><td><code>{}</code></td><td class=\"verdict\">{}: {}</td></tr>\n",
+            verdict.0,
+            esc(s),
+            esc(s),
+            if verdict.0 == "granted" { "allowed" } else { "denied" },
+            esc(&verdict.1)
+        ));
+    }
+    let name = if app.name.is_empty() {
+        &app.id
+    } else {
+        &app.name
+    };
+    let body = format!(
+        "<h1 id=\"heading\">Connect <span id=\"app-name\">{}</span></h1>\n<p class=\"muted\">app <code>{}</code> · for user <code id=\"user\">{}</code>{}{}</p>\n<form method=\"post\" action=\"{}\" id=\"connect\">\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n<div class=\"card\"><h2>Provider scopes</h2><table id=\"scopes\"><tr><th>scope</th><th>Connections Policy</th></tr>\n{rows}</table></div>\n<div class=\"actions\"><button type=\"submit\" name=\"action\" value=\"approve\" class=\"primary\" id=\"approve\">Approve</button><button type=\"submit\" name=\"action\" value=\"deny\" class=\"danger\" id=\"deny\">Deny</button></div>\n</form>\n",
+        esc(name),
+        esc(&app.id),
+        esc(&req.user_id),
+        req.tenant_id
+            .as_deref()
+            .map(|t| format!(" in tenant <code>{}</code>", esc(t)))
+            .unwrap_or_default(),
+        req.redirect_url
+            .as_deref()
+            .map(|r| format!(
+                "<br>afterwards you go to <code id=\"redirect-url\">{}</code>",
+                esc(r)
+            ))
+            .unwrap_or_default(),
+        esc(&format!("{}/v1/outbound/connect/{state}", st.base_url)),
+        esc(csrf),
+    );
+    let origin = req
+        .redirect_url
+        .as_deref()
+        .and_then(|r| url::Url::parse(r).ok())
+        .map(|u| u.origin().ascii_serialization());
+    html(
+        page(&format!("Connect {name}"), &body, ""),
+        &form_csp(origin.as_deref()),
+    )
+}
+
+/// Store or replace the connection token the request asks for, subject to the Connections
+/// Policy, and answer as the connect URL does (redirect or JSON).
+fn finish_connect(st: &AppState, req: ConnectRequest, now: i64) -> Response {
+    let st = st.clone();
     let app = match app(&st, &req.app_id) {
         Ok(a) => a,
         Err(e) => return e.into_response(),

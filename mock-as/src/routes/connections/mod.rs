@@ -68,7 +68,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/mgmt/outbound/app/connect", post(connect::connect))
         .route(
             "/v1/outbound/connect/{state}",
-            get(connect::complete_connect),
+            get(connect::complete_connect).post(connect::decide_connect),
         )
         .route(
             "/v1/mgmt/thirdparty/consents/search",

@@ -5,7 +5,8 @@
 //!
 //! One file per resource: `project` (`/info`, `/reset`), `users`, `clients`, `tokens`
 //! (`/tokens`, `/flaws`), `revoke`, `keys`, `faults`, `journal`, `clock`,
-//! `policies`, `connections`, `servers`, `apps`; the router is here.
+//! `policies`, `connections`, `servers`, `apps`, `sessions` (`/sessions`, `GET /tokens`), `ui`
+//! (the dashboard page and script); the router is here.
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};
@@ -26,7 +27,9 @@ mod policies;
 mod project;
 mod revoke;
 mod servers;
+mod sessions;
 mod tokens;
+mod ui;
 mod users;
 
 pub use clock::MAX_CLOCK_OFFSET_SECS;
@@ -45,7 +48,10 @@ pub fn routes() -> Router<AppState> {
             "/clients",
             get(clients::list_clients).post(clients::create_client),
         )
-        .route("/tokens", post(tokens::mint))
+        .route("/tokens", post(tokens::mint).get(sessions::list_tokens))
+        .route("/sessions", get(sessions::list_sessions))
+        .route("/ui", get(ui::dashboard))
+        .route("/ui/app.js", get(ui::script))
         .route("/flaws", get(tokens::flaws))
         .route("/revoke", post(revoke::revoke))
         .route("/keys", get(keys::keys))

@@ -42,6 +42,7 @@ pub(super) async fn info(State(st): State<AppState>) -> R {
             },
         },
         "default_user": st.config.project.default_user,
+        "consent": st.config.project.consent,
         "tenants": st.config.tenants.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
         "users": store.users.keys().collect::<Vec<_>>(),
         "clients": store.clients.keys().collect::<Vec<_>>(),

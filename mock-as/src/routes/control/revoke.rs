@@ -1,5 +1,5 @@
 //! `POST /_mock/revoke`: revoke one token (a refresh token's whole family, or any JWT by its
-//! `jti`), a `jti`, or every session and token of a user — as if the AS had revoked it
+//! `jti`), a `jti`, one session, or every session and token of a user — as if the AS had revoked it
 //! (RFC 7009 semantics without the client authentication).
 
 use axum::Json;
@@ -24,18 +24,39 @@ pub(super) struct RevokeRequest {
     /// Every session and token of a user (id or login id).
     #[serde(default)]
     user: Option<String>,
+    /// One session (grant) by id (`GET /_mock/sessions`): its refresh family and every access
+    /// token issued in it.
+    #[serde(default)]
+    session: Option<String>,
 }
 
 pub(super) async fn revoke(State(st): State<AppState>, Json(r): Json<RevokeRequest>) -> R {
-    let n = [r.token.is_some(), r.jti.is_some(), r.user.is_some()]
-        .iter()
-        .filter(|x| **x)
-        .count();
+    let n = [
+        r.token.is_some(),
+        r.jti.is_some(),
+        r.user.is_some(),
+        r.session.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
     if n != 1 {
         return Err(MockError::bad(
             "invalid_request",
-            "send exactly one of token, jti, user",
+            "send exactly one of token, jti, user, session",
         ));
+    }
+    if let Some(sid) = r.session {
+        if !st
+            .store()
+            .revoke_session(&sid, "revoked through the control API")
+        {
+            return Err(MockError::not_found(
+                "unknown_session",
+                format!("session: no session {sid:?}"),
+            ));
+        }
+        return ok(json!({"revoked": {"session": sid}}));
     }
     if let Some(u) = r.user {
         let mut store = st.store();
