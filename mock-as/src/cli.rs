@@ -171,10 +171,12 @@ pub async fn run(
     println!("base url:   {base}");
     println!("project id: {}", state.pid());
     println!("jwks:       {}", state.jwks_uri());
+    // Only for people (interactive mode): the default output stays what CI scripts and the
+    // README show.
     if state.config.project.consent == crate::config::ConsentMode::Interactive {
         println!("consent:    interactive (an HTML page at /authorize)");
+        println!("dashboard:  {base}/_mock/ui");
     }
-    println!("dashboard:  {base}/_mock/ui");
     if let Some(path) = &args.ready_file {
         // Written aside and renamed, so a reader polling for the file never sees half of it.
         let tmp = path.with_extension("tmp");

@@ -429,3 +429,66 @@ async fn the_connect_url_is_a_page_whose_form_connects_or_denies() {
     let (s, _) = json_of(m.http.get(&url).send().await.unwrap()).await;
     assert_eq!(s, 404);
 }
+
+#[test]
+fn the_mode_is_a_project_setting_in_the_configuration() {
+    let default = mock_as::config::DEFAULT_TOML;
+    let with = |line: &str| default.replacen("[project]\n", &format!("[project]\n{line}\n"), 1);
+    let c = mock_as::Config::parse(&with("consent = \"interactive\""), "t.toml", None).unwrap();
+    assert_eq!(c.project.consent, mock_as::config::ConsentMode::Interactive);
+    let c = mock_as::Config::parse(default, "t.toml", None).unwrap();
+    assert_eq!(c.project.consent, mock_as::config::ConsentMode::Headless);
+    let e = mock_as::Config::parse(&with("consent = \"maybe\""), "t.toml", None).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("consent") && msg.contains("interactive"),
+        "{msg}"
+    );
+}
+
+/// Browser-based clients (MCP Inspector) call the OAuth surface cross-origin; the control API
+/// and the management API stay same-origin only.
+#[tokio::test]
+async fn cors_covers_the_oauth_surface_and_not_the_control_api() {
+    let m = Mock::start().await;
+    let preflight = |path: String| {
+        m.http
+            .request(reqwest::Method::OPTIONS, m.url(&path))
+            .header("origin", "http://localhost:6274")
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, mcp-protocol-version",
+            )
+            .send()
+    };
+    let token = format!("/oauth2/v1/apps/agentic/{PID}/MS2calendar/token");
+    let r = preflight(token.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        r.headers()["access-control-allow-headers"],
+        "content-type, mcp-protocol-version"
+    );
+    let r = m
+        .http
+        .get(m.url(&format!(
+            "/v1/apps/agentic/{PID}/MS2calendar/.well-known/oauth-authorization-server"
+        )))
+        .header("origin", "http://localhost:6274")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    for path in ["/_mock/info".to_string(), "/v1/mgmt/license".to_string()] {
+        let r = preflight(path.clone()).await.unwrap();
+        assert_ne!(r.status().as_u16(), 204, "{path}");
+        assert!(
+            !r.headers().contains_key("access-control-allow-origin"),
+            "{path}"
+        );
+    }
+    let r = m.http.get(m.url("/_mock/info")).send().await.unwrap();
+    assert!(!r.headers().contains_key("access-control-allow-origin"));
+}

@@ -390,3 +390,80 @@ async fn ready_file_describes_a_running_server() {
     child.0.wait().unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `mock-as --consent interactive`: `/authorize` is an HTML page with the scope descriptions and
+/// Approve / Deny, `/_mock/ui` is HTML, and the start-up output says so.
+#[tokio::test]
+async fn consent_interactive_flag_serves_the_consent_page_and_the_dashboard() {
+    let dir = scratch("consent");
+    let ready = dir.join("ready.json");
+    let out = dir.join("stdout.txt");
+    let mut child = Child(
+        mock_as()
+            .args(["--consent", "interactive", "--port", "0", "--ready-file"])
+            .arg(&ready)
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..200 {
+        if ready.exists() {
+            break;
+        }
+        if let Some(status) = child.0.try_wait().unwrap() {
+            panic!("mock-as exited before it was ready: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let summary: Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+    let base = summary["base_url"].as_str().unwrap();
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGp9kmuGn0";
+    let r = reqwest::get(format!(
+        "{base}/oauth2/v1/apps/agentic/{PID}/{SID}/authorize?response_type=code&client_id=mcp-cli\
+         &redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcallback&code_challenge={challenge}\
+         &code_challenge_method=S256&scope=mcp%3Aread"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Use the server&#39;s tools"), "{page}");
+    assert!(page.contains(">Approve</button>") && page.contains(">Deny</button>"));
+    let r = reqwest::get(format!("{base}/_mock/ui")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    assert!(stdout.contains("consent:    interactive"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("dashboard:  {base}/_mock/ui")),
+        "{stdout}"
+    );
+    drop(child);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn consent_flag_refuses_an_unknown_mode() {
+    let out = mock_as()
+        .args(["--consent", "sometimes", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("headless") && stderr.contains("interactive"),
+        "{stderr}"
+    );
+}

@@ -227,8 +227,21 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         return reshape(&path, next.run(req).await).await;
     }
 
-    let fault = state.store().take_fault(&method, &path, endpoint);
+    // Browser-based MCP clients (MCP Inspector) fetch discovery, JWKS, registration and tokens
+    // from their own origin: a CORS preflight gets its answer here, before faults.
+    let cors = cors_endpoint(endpoint);
+    let preflight = cors
+        && method == "OPTIONS"
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let fault = if preflight {
+        None
+    } else {
+        state.store().take_fault(&method, &path, endpoint)
+    };
     let resp = match fault {
+        _ if preflight => preflight_response(req.headers()),
         Some(f) => {
             if let Some(ms) = f.delay_ms {
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
@@ -248,7 +261,10 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         }
         None => next.run(req).await,
     };
-    let resp = reshape(&path, resp).await;
+    let mut resp = reshape(&path, resp).await;
+    if cors {
+        allow_any_origin(&mut resp);
+    }
     if let Some(c) = resp.extensions().get::<Credential>() {
         credential = c.0;
     }
@@ -279,6 +295,54 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
             .map(|c| c.0.clone()),
     });
     resp
+}
+
+/// The endpoints a browser-based client calls cross-origin (Fetch standard, CORS protocol):
+/// the OAuth surface only. Never the control API (a web page must not drive the mock), the
+/// management and connection APIs, the spy upstream, or `/authorize` and the consent form
+/// (top-level navigations, not fetches).
+fn cors_endpoint(endpoint: &str) -> bool {
+    matches!(
+        endpoint,
+        "discovery" | "jwks" | "register" | "token" | "revoke" | "introspect" | "userinfo"
+    )
+}
+
+/// `204` to a CORS preflight: any origin, the methods the OAuth surface has, the headers asked
+/// for (no credentials: `*` suffices; bearer tokens and client secrets travel in headers).
+fn preflight_response(h: &HeaderMap) -> Response {
+    let asked = h
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 1024)
+        .and_then(|v| axum::http::HeaderValue::from_str(v).ok())
+        .unwrap_or_else(|| axum::http::HeaderValue::from_static("authorization, content-type"));
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let out = r.headers_mut();
+    out.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        axum::http::HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked);
+    out.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        axum::http::HeaderValue::from_static("600"),
+    );
+    r
+}
+
+/// `Access-Control-Allow-Origin: *`, and `WWW-Authenticate` readable by the page (RFC 6750 §3
+/// challenges on userinfo).
+fn allow_any_origin(r: &mut Response) {
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        axum::http::HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        axum::http::HeaderValue::from_static("WWW-Authenticate"),
+    );
 }
 
 /// Error responses that are not JSON (axum's own rejections) get the path family's shape,
