@@ -205,8 +205,8 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_server_that_answers_the_recheck_keeps_the_run_going() {
+    /// A server that answers every request 401: alive.
+    async fn answering_401() -> String {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/mcp", l.local_addr().unwrap());
         tokio::spawn(async move {
@@ -219,6 +219,12 @@ mod tests {
                     .await;
             }
         });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_server_that_answers_the_recheck_keeps_the_run_going() {
+        let url = answering_401().await;
         let b = Breaker::new(&url, Timeouts::uniform(Duration::from_secs(2)));
         for who in ["A", "B", "C", "D"] {
             b.observe(who, Some(&gone())).await;
@@ -262,18 +268,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_headers_timeout_the_recheck_answers_does_not_trip() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/mcp", l.local_addr().unwrap());
-        tokio::spawn(async move {
-            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-            while let Ok((mut s, _)) = l.accept().await {
-                let mut b = [0u8; 4096];
-                let _ = s.read(&mut b).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n")
-                    .await;
-            }
-        });
+        let url = answering_401().await;
         let b = Breaker::new(&url, Timeouts::uniform(Duration::from_secs(2)));
         b.observe(
             "A",
