@@ -135,25 +135,6 @@ pub fn decide(rules: &[Rule], subject: &Subject<'_>, item: Option<&str>) -> Deci
     }
 }
 
-/// Split requested items into (granted, denied with reasons).
-pub fn filter(
-    rules: &[Rule],
-    subject: &Subject<'_>,
-    items: &[String],
-) -> (Vec<String>, Vec<(String, Decision)>) {
-    let mut granted = Vec::new();
-    let mut denied = Vec::new();
-    for it in items {
-        let d = decide(rules, subject, Some(it));
-        if d.allowed {
-            granted.push(it.clone())
-        } else {
-            denied.push((it.clone(), d))
-        }
-    }
-    (granted, denied)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

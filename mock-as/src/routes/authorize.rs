@@ -21,7 +21,7 @@ use crate::config::{
 };
 use crate::error::OAuthError;
 use crate::parse::{Params, check_challenge, parse_scope};
-use crate::policy::{Subject, filter};
+use crate::policy::Subject;
 use crate::routes::client_auth::read_params;
 use crate::routes::token::{client_may_request, default_scopes, names_server};
 use crate::state::AppState;
@@ -393,12 +393,7 @@ fn headless_consent(
             format!("user {:?} is not a member of tenant {t:?}", user.id),
         ));
     }
-    let rules = st
-        .store()
-        .consent_policies
-        .get(sid)
-        .cloned()
-        .unwrap_or_default();
+    let rules = consent_rules(st, sid);
     let granted = consent(&rules, &user, client_id, tenant.as_deref(), requested);
     Ok(Consent {
         user,
@@ -454,15 +449,25 @@ pub(crate) fn issue_code(
     redirect(back.redirect_uri, &params)
 }
 
-/// The MCP Server Policy: standard scopes pass; the rest must be allowed by a rule.
-/// Denied scopes are dropped silently, as Descope does (descope-api.md §11).
-pub(crate) fn consent(
+/// The MCP server's consent policy rules (none configured: an empty list, i.e. no policy).
+pub(crate) fn consent_rules(st: &AppState, sid: &str) -> Vec<crate::policy::Rule> {
+    st.store()
+        .consent_policies
+        .get(sid)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The MCP Server Policy's verdict on each requested scope, in order: `(scope, granted, why)`.
+/// Standard scopes pass; the rest must be allowed by a rule. The consent page shows these; the
+/// grant ([`consent`]) keeps the granted ones.
+pub(crate) fn scope_verdicts(
     rules: &[crate::policy::Rule],
     user: &crate::config::User,
     client_id: &str,
     tenant: Option<&str>,
     requested: &[String],
-) -> Vec<String> {
+) -> Vec<(String, bool, String)> {
     let roles = crate::policy::roles_of(user, tenant);
     let subject = Subject {
         user: Some(&user.id),
@@ -471,16 +476,32 @@ pub(crate) fn consent(
         tenant,
         app: None,
     };
-    let (policed, standard): (Vec<String>, Vec<String>) = requested
-        .iter()
-        .cloned()
-        .partition(|s| !STANDARD_SCOPES.contains(&s.as_str()));
-    let (mut granted, _denied) = filter(rules, &subject, &policed);
-    granted.extend(standard);
     requested
         .iter()
-        .filter(|s| granted.contains(s))
-        .cloned()
+        .map(|s| {
+            if STANDARD_SCOPES.contains(&s.as_str()) {
+                (s.clone(), true, "standard scope".to_string())
+            } else {
+                let d = crate::policy::decide(rules, &subject, Some(s));
+                (s.clone(), d.allowed, d.reason)
+            }
+        })
+        .collect()
+}
+
+/// The MCP Server Policy's grant: the requested scopes it allows, in order. Denied scopes are
+/// dropped silently, as Descope does (descope-api.md §11).
+pub(crate) fn consent(
+    rules: &[crate::policy::Rule],
+    user: &crate::config::User,
+    client_id: &str,
+    tenant: Option<&str>,
+    requested: &[String],
+) -> Vec<String> {
+    scope_verdicts(rules, user, client_id, tenant, requested)
+        .into_iter()
+        .filter(|(_, granted, _)| *granted)
+        .map(|(scope, _, _)| scope)
         .collect()
 }
 

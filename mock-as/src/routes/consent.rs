@@ -20,11 +20,12 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use crate::config::{OUTBOUND_SCOPE, STANDARD_SCOPES, User};
+use crate::config::{OUTBOUND_SCOPE, User};
 use crate::error::OAuthError;
 use crate::parse::Params;
-use crate::policy::{Subject, decide, roles_of};
-use crate::routes::authorize::{Back, CodeRequest, Consent, Flow, consent, issue_code};
+use crate::routes::authorize::{
+    Back, CodeRequest, Consent, Flow, consent, consent_rules, issue_code, scope_verdicts,
+};
 use crate::routes::client_auth::read_params;
 use crate::state::AppState;
 use crate::store::PendingConsent;
@@ -127,43 +128,6 @@ fn standard_description(scope: &str) -> &'static str {
     }
 }
 
-/// The policy's verdict on each requested scope for `user` in `tenant`: `(scope, granted,
-/// why)`. Standard scopes always pass, as in headless consent.
-fn verdicts(
-    st: &AppState,
-    sid: &str,
-    client_id: &str,
-    user: &User,
-    tenant: Option<&str>,
-    requested: &[String],
-) -> Vec<(String, bool, String)> {
-    let rules = st
-        .store()
-        .consent_policies
-        .get(sid)
-        .cloned()
-        .unwrap_or_default();
-    let roles = roles_of(user, tenant);
-    let subject = Subject {
-        user: Some(&user.id),
-        roles: &roles,
-        client: Some(client_id),
-        tenant,
-        app: None,
-    };
-    requested
-        .iter()
-        .map(|s| {
-            if STANDARD_SCOPES.contains(&s.as_str()) {
-                (s.clone(), true, "standard scope".to_string())
-            } else {
-                let d = decide(&rules, &subject, Some(s));
-                (s.clone(), d.allowed, d.reason)
-            }
-        })
-        .collect()
-}
-
 fn consent_body(st: &AppState, id: &str, p: &PendingConsent, error: Option<&str>) -> String {
     let server = st.server(&p.server_id);
     let (server_name, server_url) = server
@@ -259,9 +223,13 @@ fn consent_body(st: &AppState, id: &str, p: &PendingConsent, error: Option<&str>
                     .unwrap_or_default()
             ));
             b.push_str("<table id=\"scopes\"><tr><th></th><th>scope</th><th>description</th><th>policy</th></tr>\n");
-            for (scope, allowed, why) in
-                verdicts(st, &p.server_id, &p.client_id, u, tenant, &p.requested)
-            {
+            for (scope, allowed, why) in scope_verdicts(
+                &consent_rules(st, &p.server_id),
+                u,
+                &p.client_id,
+                tenant,
+                &p.requested,
+            ) {
                 let description = server
                     .as_ref()
                     .and_then(|s| s.scopes.iter().find(|d| d.name == scope))
@@ -395,12 +363,7 @@ pub async fn submit(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
         .filter(|s| ticked.contains(s))
         .cloned()
         .collect();
-    let rules = st
-        .store()
-        .consent_policies
-        .get(&flow.sid)
-        .cloned()
-        .unwrap_or_default();
+    let rules = consent_rules(&st, &flow.sid);
     let granted = consent(
         &rules,
         &user,
