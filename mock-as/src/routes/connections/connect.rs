@@ -14,9 +14,9 @@ use super::{
     app, body_object, check_tenant, err, opt_str, opt_strings, policy_check, respond, token_json,
     user,
 };
-use crate::config::{ConsentMode, OUTBOUND_SCOPE};
+use crate::config::{ConsentMode, OUTBOUND_SCOPE, User};
 use crate::error::{DescopeError, OutcomeCode, codes};
-use crate::policy::{Subject, decide, roles_of};
+use crate::policy::{Decision, Subject, decide, roles_of};
 use crate::routes::JournalDetail;
 use crate::state::AppState;
 use crate::store::{ConnToken, ConnectRequest};
@@ -232,6 +232,27 @@ pub(super) async fn decide_connect(
 
 /// The interactive connect page: the app, who connects, the scopes and the Connections
 /// Policy's verdict on each, Approve / Deny.
+/// The Connections Policy's decision on one scope of a connect request by `u` for `app_id`: the
+/// connect page shows it, the grant ([`finish_connect`]) applies it.
+fn connection_decision(
+    st: &AppState,
+    req: &ConnectRequest,
+    u: &User,
+    app_id: &str,
+    scope: &str,
+) -> Decision {
+    let rules = st.store().connection_policy.clone();
+    let roles = roles_of(u, req.tenant_id.as_deref());
+    let subject = Subject {
+        user: Some(&u.id),
+        roles: &roles,
+        client: req.client_id.as_deref(),
+        tenant: req.tenant_id.as_deref(),
+        app: Some(app_id),
+    };
+    decide(&rules, &subject, Some(scope))
+}
+
 fn connect_page(st: &AppState, state: &str, csrf: &str, req: &ConnectRequest) -> Response {
     use crate::ui::{esc, form_csp, html, page};
     let Ok(app) = app(st, &req.app_id) else {
@@ -248,16 +269,7 @@ fn connect_page(st: &AppState, state: &str, csrf: &str, req: &ConnectRequest) ->
         let verdict = match (&u, req.by_management_key) {
             (_, true) => ("granted", "management key: policies bypassed".to_string()),
             (Some(u), false) => {
-                let rules = st.store().connection_policy.clone();
-                let roles = roles_of(u, req.tenant_id.as_deref());
-                let subject = Subject {
-                    user: Some(&u.id),
-                    roles: &roles,
-                    client: req.client_id.as_deref(),
-                    tenant: req.tenant_id.as_deref(),
-                    app: Some(&app.id),
-                };
-                let d = decide(&rules, &subject, Some(s));
+                let d = connection_decision(st, req, u, &app.id, s);
                 (if d.allowed { "granted" } else { "dropped" }, d.reason)
             }
             (None, false) => ("dropped", "unknown user".to_string()),
@@ -328,16 +340,7 @@ fn finish_connect(st: &AppState, req: ConnectRequest, now: i64) -> Response {
         // A connect that names no scopes gets the app's scopes the policy allows (least
         // privilege) and is denied only if it allows none; named scopes must all be allowed.
         if req.scopes.is_empty() {
-            let rules = st.store().connection_policy.clone();
-            let roles = roles_of(&u, req.tenant_id.as_deref());
-            let subject = Subject {
-                user: Some(&u.id),
-                roles: &roles,
-                client: req.client_id.as_deref(),
-                tenant: req.tenant_id.as_deref(),
-                app: Some(&app.id),
-            };
-            scopes.retain(|s| decide(&rules, &subject, Some(s)).allowed);
+            scopes.retain(|s| connection_decision(&st, &req, &u, &app.id, s).allowed);
         }
         let asked = if req.scopes.is_empty() && !scopes.is_empty() {
             scopes.clone()
