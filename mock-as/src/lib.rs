@@ -19,6 +19,7 @@
 //! - [`routes`]: one module per protocol surface, plus the `/_mock` control API.
 //! - [`ui`]: the consent page and the dashboard: embedded HTML/JS, escaping, their CSPs.
 //! - [`cli`]: the `mock-as` command line and its run logic, for binaries that serve the same way.
+//! - `testing` (feature `testing`): a real listener on a loopback port for tests, with JSON helpers.
 //!
 //! # Running in-process
 //!
@@ -46,6 +47,8 @@ pub mod policy;
 pub mod routes;
 pub mod state;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokens;
 pub mod ui;
 
