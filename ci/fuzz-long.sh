@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Long malformed-input fuzz of mock-as: the generator of mock-as/tests/fuzz.rs with a large case
+# Long malformed-input fuzz of mock-as: the generator of mock-as/tests/fuzz/ with a large case
 # count, optimised.
 #
 #   bash ci/fuzz-long.sh [CASES] [SEED]    # default 1000000 in-process requests, the fixed seed
