@@ -56,12 +56,11 @@ async fn listen() -> (tokio::net::TcpListener, String) {
 
 /// Run the suite with the control API broken at `broken`; the probe uses the real one.
 async fn run_broken(broken: (Method, &'static str), filter: Option<&str>) -> RunResult {
-    let (ml, mock_base) = listen().await;
-    let cfg = mock_as::Config::embedded_default().unwrap();
-    tokio::spawn(mock_as::serve(ml, cfg, None, std::future::pending()));
+    let mock = mock_as::testing::TestServer::start().await;
+    let mock_base = mock.base().to_string();
     let (rl, ref_base) = listen().await;
     let resource = format!("{ref_base}/mcp");
-    let issuer = format!("{mock_base}/v1/apps/agentic/P2mockAsDefaultProject000001/MS2calendar");
+    let issuer = mock.issuer("MS2calendar");
     let mut rcfg = reference_server::Config::for_issuer(&issuer, &resource).unwrap();
     rcfg.jwks_refresh_interval = Duration::ZERO;
     tokio::spawn(reference_server::serve(rl, rcfg, std::future::pending()));

@@ -38,28 +38,23 @@ const RUN_BOUND: Duration = Duration::from_secs(60);
 struct Mock {
     base: String,
     client: MockAsClient,
-    _stop: oneshot::Sender<()>,
+    server: mock_as::testing::TestServer,
 }
 
 impl Mock {
     /// The issuer of mock-as's MS2calendar server entry.
     fn issuer(&self) -> String {
-        format!("{}/v1/apps/agentic/{PROJECT}/MS2calendar", self.base)
+        self.server.issuer("MS2calendar")
     }
 }
 
 async fn start_mock() -> Mock {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    let (tx, rx) = oneshot::channel::<()>();
-    let cfg = mock_as::Config::embedded_default().unwrap();
-    tokio::spawn(mock_as::serve(l, cfg, None, async {
-        let _ = rx.await;
-    }));
+    let server = mock_as::testing::TestServer::start().await;
+    let base = server.base().to_string();
     Mock {
         client: MockAsClient::new(&base, None),
         base,
-        _stop: tx,
+        server,
     }
 }
 
