@@ -79,12 +79,12 @@ pub struct MockAs {
     #[serde(default = "yes")]
     pub sync_server_entry: bool,
     /// Which of Descope's issuers the SUT trusts, so the suite mints tokens it can accept
-    /// (descope-api.md §1, §4.1). The probe learns it; default `mcp-server`.
+    /// (mock-as/DESCOPE.md §1, §4.1). The probe learns it; default `mcp-server`.
     #[serde(default)]
     pub issuer: IssuerStyle,
 }
 
-/// One of Descope's three token issuers (descope-api.md §1 "URL layout", §4.1): what `iss`
+/// One of Descope's three token issuers (mock-as/DESCOPE.md §1 "URL layout", §4.1): what `iss`
 /// says, and the `issuer` field of mock-as's `POST /_mock/tokens`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 pub enum IssuerStyle {

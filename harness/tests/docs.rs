@@ -1,6 +1,7 @@
 //! The documentation holds together: every relative link in every README (and the other
 //! Markdown under the repository) resolves — the file exists and, with a `#fragment`, one of its
-//! headings has that anchor; no file cites a path outside the repository; and
+//! headings has that anchor; no file cites a path outside the repository, nor names a Markdown
+//! file the repository does not have; and
 //! `harness/REQUIREMENTS.md` is what `harness::checklist::requirements_markdown` generates
 //! (`MCP_AUTHCHECK_WRITE_DOCS=1` rewrites it).
 #![allow(clippy::unwrap_used)]
@@ -202,6 +203,82 @@ fn no_file_cites_a_path_outside_the_repository() {
         "citations of files outside the repository (cite harness/REQUIREMENTS.md or the spec's URL):\n{}",
         bad.join("\n")
     );
+}
+
+/// The Markdown file names a text mentions (`DESCOPE.md`, `harness/REQUIREMENTS.md`): runs of
+/// path characters ending in `.md`, URLs left out.
+fn md_mentions(line: &str) -> Vec<String> {
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "_./:-".contains(c);
+    let mut out = Vec::new();
+    let b = line.as_bytes();
+    let mut from = 0;
+    while let Some(i) = line[from..].find(".md") {
+        let end = from + i + 3;
+        from = end;
+        if b.get(end)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        {
+            continue;
+        }
+        let start = line[..end - 3]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| path_char(*c))
+            .last()
+            .map_or(end - 3, |(j, _)| j);
+        let word = line[start..end].trim_start_matches([':', '.', '/']);
+        if word.len() > 3 && !word.contains("://") {
+            out.push(word.to_string());
+        }
+    }
+    out
+}
+
+/// Markdown files the tools write (reports, the benchmark table), not files of the repository.
+const WRITTEN: [&str; 4] = ["summary.md", "step-summary.md", "perf.md", "interop.md"];
+
+#[test]
+fn every_markdown_file_a_file_mentions_is_in_the_repository() {
+    let names: std::collections::HashSet<String> = repo_files(&[".md"])
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+        .collect();
+    let mut bad = Vec::new();
+    for f in repo_files(&[
+        ".rs", ".md", ".toml", ".sh", ".feature", ".py", ".mjs", ".cjs", ".js", ".ts", ".yml",
+        ".yaml", ".txt",
+    ]) {
+        // This file's own tests name made-up files.
+        if f.ends_with("harness/tests/docs.rs") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            for m in md_mentions(line) {
+                let base = m.rsplit('/').next().unwrap_or(&m);
+                if !names.contains(base) && !WRITTEN.contains(&base) {
+                    bad.push(format!("{}:{}: {m}", f.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "mentions of Markdown files that are not in the repository (cite mock-as/DESCOPE.md, \
+         harness/REQUIREMENTS.md or a public URL):\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn md_mentions_finds_file_names_and_skips_urls() {
+    assert_eq!(
+        md_mentions("see mock-as/DESCOPE.md §4.1 and (README.md#x), not https://x.io/a/B.md"),
+        vec!["mock-as/DESCOPE.md", "README.md"]
+    );
+    assert!(md_mentions("a .md file; x.mdx").is_empty());
 }
 
 #[test]

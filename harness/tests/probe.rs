@@ -919,7 +919,7 @@ async fn the_revision_is_the_one_initialize_answers() {
 
 // ---------------------------------------------------------------------------------------------
 // Which of Descope's issuers the server trusts: its own MCP-server issuer, the project's
-// Inbound App issuer, or the project OIDC issuer (descope-api.md §1, §4.1).
+// Inbound App issuer, or the project OIDC issuer (mock-as/DESCOPE.md §1, §4.1).
 
 #[tokio::test]
 async fn an_inbound_app_issuer_named_by_the_prm_is_learned() {

@@ -2,11 +2,11 @@
 //!
 //! - `/oauth2/...` (and the RFC 7591 registration endpoint): RFC 6749 §5.2 `{error, error_description}`.
 //! - `/v1/...`, `/v2/...` and `.well-known` documents: Descope's `{errorCode, errorDescription,
-//!   errorMessage}` (descope-api.md §7.5).
+//!   errorMessage}` (mock-as/DESCOPE.md §7.5).
 //! - `/_mock/...`, the spy upstream `/_upstream/...` (even below a `.well-known` segment) and
 //!   everything else: a plain `{error, message}` JSON object.
 //!
-//! Every error is JSON, because Descope's Node SDK parses every response body (descope-api.md §7.5).
+//! Every error is JSON, because Descope's Node SDK parses every response body (mock-as/DESCOPE.md §7.5).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -82,7 +82,7 @@ impl IntoResponse for OAuthError {
     }
 }
 
-/// Descope's management-API error (descope-api.md §7.5). Codes used by `mock-as` are listed in
+/// Descope's management-API error (mock-as/DESCOPE.md §7.5). Codes used by `mock-as` are listed in
 /// README "Error codes"; the E011xxx ones are Descope's own (node-sdk `lib/errors.ts`).
 #[derive(Debug, Clone)]
 pub struct DescopeError {
@@ -96,7 +96,7 @@ pub struct DescopeError {
     pub message: String,
 }
 
-/// Descope's own codes, and the ones `mock-as` chose where Descope's are unknown (descope-api.md §13 #2).
+/// Descope's own codes, and the ones `mock-as` chose where Descope's are unknown (mock-as/DESCOPE.md §13).
 pub mod codes {
     /// Descope `badRequest`.
     pub const BAD_REQUEST: &str = "E011001";

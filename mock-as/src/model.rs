@@ -1,5 +1,5 @@
 //! The model types two sides share: the users who consent and own connection tokens, and the
-//! allow rules of Descope's Access Control Plane (descope-api.md §11). [`crate::config`] loads
+//! allow rules of Descope's Access Control Plane (mock-as/DESCOPE.md §11). [`crate::config`] loads
 //! them from `[[users]]` and the `consent_policy` / `connection_policy` tables;
 //! [`crate::policy`] decides with them. Both import this module, neither imports the other.
 

@@ -215,7 +215,7 @@ pub fn parse_bearer(header: &str) -> Result<&str, ParseError> {
     Ok(tok)
 }
 
-/// Descope's `<pid>:<secret>` bearer value, split on the **first** `:` (descope-api.md §7.2).
+/// Descope's `<pid>:<secret>` bearer value, split on the **first** `:` (mock-as/DESCOPE.md §7.2).
 /// `<pid>` alone (JWKS mode) gives `None` for the secret.
 pub fn split_project_bearer(token: &str) -> (&str, Option<&str>) {
     match token.split_once(':') {

@@ -1,5 +1,5 @@
 //! Descope's Access Control Plane as `mock-as` models it: allow-only rules, least privilege,
-//! effective immediately (descope-api.md §11). One engine serves MCP Server Policies (which
+//! effective immediately (mock-as/DESCOPE.md §11). One engine serves MCP Server Policies (which
 //! scopes a consent grants) and, later, Connections Policies (which connection tokens a user's
 //! access token may fetch): a request is a subject plus the thing asked for, and the answer is
 //! a [`Decision`] that says which rule allowed it or why nothing did.

@@ -199,12 +199,12 @@ impl AppState {
             .cloned()
     }
 
-    /// The agentic issuer of a server: `<base>/v1/apps/agentic/<pid>/<sid>` (descope-api.md §1).
+    /// The agentic issuer of a server: `<base>/v1/apps/agentic/<pid>/<sid>` (mock-as/DESCOPE.md §1).
     pub fn issuer(&self, sid: &str) -> String {
         format!("{}/v1/apps/agentic/{}/{}", self.base_url, self.pid(), sid)
     }
 
-    /// The issuer of `style` for server `sid` (descope-api.md §1).
+    /// The issuer of `style` for server `sid` (mock-as/DESCOPE.md §1).
     pub fn issuer_of(&self, style: crate::tokens::IssuerStyle, sid: &str) -> String {
         style.issuer(&self.base_url, self.pid(), sid)
     }

@@ -460,7 +460,7 @@ impl Store {
 }
 
 /// A stored connection (outbound app) token: what Descope keeps per (app, user[, tenant]) or
-/// per (app, tenant) after the user connected the third-party account (descope-api.md §7.4).
+/// per (app, tenant) after the user connected the third-party account (mock-as/DESCOPE.md §7.4).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnToken {

@@ -1,4 +1,4 @@
-//! Access-token claims in Descope's shape (descope-api.md §4.1), minting, verification of our
+//! Access-token claims in Descope's shape (mock-as/DESCOPE.md §4.1), minting, verification of our
 //! own tokens, and the hostile-token catalogue the control API mints on request.
 //!
 //! Default claims: `iss` (the server's agentic issuer), `sub`, `aud` (array, composed per server:
@@ -84,7 +84,7 @@ impl Flaw {
     }
 }
 
-/// Which of Descope's issuers a token comes from (descope-api.md §1 "URL layout", §4.1).
+/// Which of Descope's issuers a token comes from (mock-as/DESCOPE.md §1 "URL layout", §4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub enum IssuerStyle {
     /// The MCP server's own issuer `<base>/v1/apps/agentic/<pid>/<sid>`; `aud` composed per
@@ -167,7 +167,7 @@ pub fn random_id() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Compose the claims (descope-api.md §4.1 "Recommended default access token").
+/// Compose the claims (mock-as/DESCOPE.md §4.1 "Recommended default access token").
 pub fn claims(i: &ClaimsInput<'_>) -> Map<String, Value> {
     let resource = i.resource.unwrap_or(&i.server.url);
     let mut aud: Vec<&str> = Vec::new();
@@ -428,7 +428,7 @@ pub fn verify(keys: &KeyRing, token: &str, now: i64) -> Result<Map<String, Value
     let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &v)
         .map_err(|e| VerifyError::Invalid(e.to_string()))?;
     let c = data.claims;
-    // 5 s leeway, as Descope's SDKs use (descope-api.md §3.3). Saturating: a signed token can
+    // 5 s leeway, as Descope's SDKs use (mock-as/DESCOPE.md §3.3). Saturating: a signed token can
     // carry any `exp` (`POST /_mock/tokens` merges `claims`), `i64::MAX` included, and an
     // overflow here panicked every endpoint that verifies bearers (found by fuzzing).
     match c.get("exp").and_then(Value::as_i64) {

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used)]
-//! Descope's three issuers (descope-api.md §1, §4.1): the MCP server's own
+//! Descope's three issuers (mock-as/DESCOPE.md §1, §4.1): the MCP server's own
 //! `<base>/v1/apps/agentic/<pid>/<sid>`, the project's Inbound App issuer `<base>/v1/apps/<pid>`
 //! and the project OIDC issuer `<base>/<pid>` — their discovery documents, tokens minted in each
 //! style (with every hostile flaw), the flows that issue them, and the endpoints that accept them.

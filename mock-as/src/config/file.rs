@@ -57,7 +57,7 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
-    /// 28 characters starting with `P` (keeps Descope SDKs off their region logic, descope-api.md §8).
+    /// 28 characters starting with `P` (keeps Descope SDKs off their region logic, mock-as/DESCOPE.md §8).
     pub id: String,
     /// Display name.
     #[serde(default = "default_project_name")]
@@ -395,7 +395,7 @@ pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "clien
 /// granted as asked, never listed in `scopes_supported`.
 pub const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
-/// The scope that lets an access token fetch connection tokens (descope-api.md §7.2).
+/// The scope that lets an access token fetch connection tokens (mock-as/DESCOPE.md §7.2).
 pub const OUTBOUND_SCOPE: &str = "outbound.token.fetch";
 
 impl McpServer {

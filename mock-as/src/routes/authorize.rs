@@ -490,7 +490,7 @@ pub(crate) fn scope_verdicts(
 }
 
 /// The MCP Server Policy's grant: the requested scopes it allows, in order. Denied scopes are
-/// dropped silently, as Descope does (descope-api.md §11).
+/// dropped silently, as Descope does (mock-as/DESCOPE.md §11).
 pub(crate) fn consent(
     rules: &[crate::policy::Rule],
     user: &crate::config::User,

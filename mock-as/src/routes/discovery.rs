@@ -1,5 +1,5 @@
 //! Authorization server metadata (RFC 8414) and OpenID discovery, in Descope's layout
-//! (descope-api.md §1-§2), at every URL MCP clients try (mcp-server-auth.md §2.1):
+//! (mock-as/DESCOPE.md §1-§2), at every URL MCP clients try (the MCP authorization spec's authorization server metadata discovery, https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#authorization-server-metadata-discovery):
 //! `<issuer>/.well-known/{openid-configuration,oauth-authorization-server}`, the RFC 8414 §3.1
 //! path-inserted forms, the legacy project issuer `/v1/apps/<pid>/.well-known/...` (Inbound
 //! Apps), and the project OIDC issuer `/<pid>/.well-known/...`.
@@ -157,7 +157,7 @@ async fn legacy(State(st): State<AppState>, Path(pid): Path<String>) -> Response
 }
 
 /// Fields shared by every document. `introspection_endpoint` is a mock-as extension: real
-/// Descope documents have none (descope-api.md §2).
+/// Descope documents have none (mock-as/DESCOPE.md §2).
 fn common(st: &AppState) -> Value {
     let base = &st.base_url;
     let pid = st.pid();

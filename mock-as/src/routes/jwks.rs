@@ -1,4 +1,4 @@
-//! The project's JWKS (RFC 7517) at both Descope paths (descope-api.md §3.1): the discovery
+//! The project's JWKS (RFC 7517) at both Descope paths (mock-as/DESCOPE.md §3.1): the discovery
 //! `jwks_uri` `/<pid>/.well-known/jwks.json` (no auth) and the SDKs' `/v2/keys/<pid>`
 //! (`Bearer <pid>` or `Bearer <pid>:<anything>`). Same key set on both.
 

@@ -1,4 +1,4 @@
-//! Management endpoints the Descope SDKs call at start-up (descope-api.md §7.7).
+//! Management endpoints the Descope SDKs call at start-up (mock-as/DESCOPE.md §7.7).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -28,7 +28,7 @@ pub fn require_management_key(st: &AppState, headers: &HeaderMap) -> Result<(), 
     }
 }
 
-/// `GET /v1/mgmt/license` → `{"rateLimitTier": "free"}` (descope-api.md §7.7).
+/// `GET /v1/mgmt/license` → `{"rateLimitTier": "free"}` (mock-as/DESCOPE.md §7.7).
 pub async fn license(State(st): State<AppState>, headers: HeaderMap) -> Response {
     match require_management_key(&st, &headers) {
         Ok(()) => axum::Json(json!({"rateLimitTier": "free"})).into_response(),

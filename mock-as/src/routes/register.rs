@@ -152,7 +152,7 @@ fn do_register(st: &AppState, pid: &str, sid: &str, body: &[u8]) -> Result<Value
             "scope {bad:?} is not a scope of MCP server {sid:?}"
         )));
     }
-    // Descope client ids decode to "<pid>:TPA<id>" (descope-api.md §5).
+    // Descope client ids decode to "<pid>:TPA<id>" (mock-as/DESCOPE.md §5).
     let raw_id = format!("{pid}:TPA{}", random_id());
     let client_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw_id);
     let secret = (kind == ClientType::Confidential).then(random_id);

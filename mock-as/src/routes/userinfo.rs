@@ -1,6 +1,6 @@
 //! OIDC userinfo (OpenID Connect Core §5.3) at `/oauth2/v1/apps/{pid}/userinfo` and
 //! `/oauth2/v1/apps/userinfo`: `Bearer <access token>`; the profile of the token's user.
-//! Descope's content is unconfirmed (descope-api.md §6); this is the natural OIDC shape.
+//! Descope's content is unconfirmed (mock-as/DESCOPE.md §6); this is the natural OIDC shape.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

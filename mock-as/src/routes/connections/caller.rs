@@ -1,5 +1,5 @@
 //! Who is calling a connection endpoint: `Authorization: Bearer <pid>:<secret>` split on the
-//! first `:` (descope-api.md §7.2) — a management key (full access, policies bypassed) or an MCP
+//! first `:` (mock-as/DESCOPE.md §7.2) — a management key (full access, policies bypassed) or an MCP
 //! access token issued by mock-as (verified, of this project's issuers, not revoked) — and the
 //! journal's credential label for each.
 

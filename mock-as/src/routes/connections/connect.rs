@@ -1,4 +1,4 @@
-//! The connect (re-consent) flow (descope-api.md §7, §11): `POST /v1/mgmt/outbound/app/connect`
+//! The connect (re-consent) flow (mock-as/DESCOPE.md §7, §11): `POST /v1/mgmt/outbound/app/connect`
 //! returns a URL whose GET completes the provider's OAuth dance headlessly — storing or updating
 //! the connection token, subject to the Connections Policy — and redirects to `redirectUrl` when
 //! one was given.

@@ -1,4 +1,4 @@
-//! The four connection-token fetch endpoints (descope-api.md §7.1): user or tenant level, by
+//! The four connection-token fetch endpoints (mock-as/DESCOPE.md §7.1): user or tenant level, by
 //! scopes or the latest token. A user's access token needs `outbound.token.fetch`, may fetch only
 //! its own `sub`'s tokens and is subject to the Connections Policy; the journal records what was
 //! asked for whether or not the fetch succeeds.
@@ -135,7 +135,7 @@ fn asked_for(
     }))
 }
 
-/// The four fetch endpoints (descope-api.md §7.1).
+/// The four fetch endpoints (mock-as/DESCOPE.md §7.1).
 fn fetch(
     st: &AppState,
     c: &Caller,

@@ -1,5 +1,5 @@
 //! Management endpoints for connection tokens (management key only): upload a provider token
-//! for a user or a tenant (descope-api.md §7.6), delete a user's tokens or one token, and list
+//! for a user or a tenant (mock-as/DESCOPE.md §7.6), delete a user's tokens or one token, and list
 //! the apps a user has a token for.
 
 use axum::body::Bytes;
@@ -17,7 +17,7 @@ use crate::error::{DescopeError, codes};
 use crate::state::AppState;
 use crate::store::ConnToken;
 
-/// `POST /v1/mgmt/outbound/app/user/oauthtoken/upload` (descope-api.md §7.6).
+/// `POST /v1/mgmt/outbound/app/user/oauthtoken/upload` (mock-as/DESCOPE.md §7.6).
 pub(super) async fn upload_user(
     State(st): State<AppState>,
     headers: HeaderMap,

@@ -1,8 +1,8 @@
 //! Connection (outbound app) tokens, Descope's management paths for them, third-party consents,
-//! and the connect (re-consent) flow (descope-api.md §7, §11).
+//! and the connect (re-consent) flow (mock-as/DESCOPE.md §7, §11).
 //!
 //! Callers authenticate with `Authorization: Bearer <pid>:<secret>` split on the first `:`
-//! (descope-api.md §7.2): a management key (full access, policies bypassed) or an MCP access
+//! (mock-as/DESCOPE.md §7.2): a management key (full access, policies bypassed) or an MCP access
 //! token issued by mock-as (verified; must carry `outbound.token.fetch`; `userId` must be its
 //! `sub`; the Connections Policy applies). Bodies are accepted as every SDK sends them: explicit
 //! nulls (descope-py), omitted fields (node-sdk), `options: {}` (descope-mcp), `loginId` for
@@ -179,7 +179,7 @@ fn check_tenant(st: &AppState, id: &str) -> Result<(), DescopeError> {
     }
 }
 
-/// The token object of Descope's responses (descope-api.md §7.4). Times are strings of epoch
+/// The token object of Descope's responses (mock-as/DESCOPE.md §7.4). Times are strings of epoch
 /// seconds, as Descope's OpenAPI types them (§13 #6).
 fn token_json(t: &ConnToken, with_refresh: bool) -> Value {
     let mut v = json!({

@@ -1,5 +1,5 @@
 //! `/_mock/connections`: list, store (as if the user had connected the outbound app) and revoke
-//! connection tokens (descope-api.md §7).
+//! connection tokens (mock-as/DESCOPE.md §7).
 
 use axum::Json;
 use axum::extract::{Path, State};

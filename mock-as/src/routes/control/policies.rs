@@ -1,4 +1,4 @@
-//! `/_mock/policies`: the Access Control Plane's policies in force (descope-api.md §11) —
+//! `/_mock/policies`: the Access Control Plane's policies in force (mock-as/DESCOPE.md §11) —
 //! replace the Connections Policy or a server's MCP Server (consent) Policy, or add and delete
 //! one named rule so concurrent tests each manage their own. Effective on the next request.
 

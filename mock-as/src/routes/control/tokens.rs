@@ -21,7 +21,7 @@ pub(super) struct MintRequest {
     #[serde(default)]
     server: Option<String>,
     /// Which issuer: `mcp-server` (default, the server entry's own), `inbound-app`
-    /// (`<base>/v1/apps/<pid>`) or `project` (`<base>/<pid>`); descope-api.md §1, §4.1.
+    /// (`<base>/v1/apps/<pid>`) or `project` (`<base>/<pid>`); mock-as/DESCOPE.md §1, §4.1.
     #[serde(default)]
     issuer: IssuerStyle,
     /// User id or login id; absent = a client token (`sub` = client id).
