@@ -192,6 +192,10 @@ pub struct Fault {
     /// How many requests it applies to; absent = until cleared.
     #[serde(default)]
     pub count: Option<u32>,
+    /// Extra headers on the injected error, e.g. `{"Retry-After": "30"}` with a 429
+    /// (RFC 9110 §10.2.3); only with `status`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
 }
 
 /// All mutable state.

@@ -520,6 +520,67 @@ async fn delay_only_fault_still_serves_the_request() {
 }
 
 #[tokio::test]
+async fn a_rate_limit_fault_carries_its_retry_after_header() {
+    let m = Mock::start().await;
+    let (s, f) = m
+        .control(
+            "/_mock/faults",
+            json!({"endpoint": "connections", "status": 429, "count": 1,
+                   "headers": {"Retry-After": "30"}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{f}");
+    assert_eq!(f["headers"], json!({"Retry-After": "30"}), "{f}");
+    let fetch = || {
+        m.http
+            .post(m.url("/v1/mgmt/outbound/app/user/token/latest"))
+            .bearer_auth(format!("{PID}:{MGMT_KEY}"))
+            .json(&json!({"appId": "google-calendar", "userId": "U2alice"}))
+            .send()
+    };
+    let r = fetch().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("30")
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_descope_shape(&v);
+    // Used up: the next fetch is served, without the header.
+    let r = fetch().await.unwrap();
+    assert_ne!(r.status().as_u16(), 429);
+    assert!(r.headers().get("retry-after").is_none());
+}
+
+#[tokio::test]
+async fn fault_headers_are_checked_when_armed() {
+    let m = Mock::start().await;
+    for (body, names) in [
+        (
+            json!({"endpoint": "jwks", "delay_ms": 10, "headers": {"Retry-After": "1"}}),
+            "only with status",
+        ),
+        (
+            json!({"endpoint": "jwks", "status": 429, "headers": {"bad name": "1"}}),
+            "not a header name",
+        ),
+        (
+            json!({"endpoint": "jwks", "status": 429, "headers": {"Retry-After": "a\nb"}}),
+            "not a header value",
+        ),
+        (
+            json!({"endpoint": "jwks", "status": 429, "headers": {"Content-Length": "1"}}),
+            "frames the body",
+        ),
+    ] {
+        let (s, v) = m.control("/_mock/faults", body.clone()).await;
+        assert_mock_error(s, &v, 400, names);
+    }
+    let (_, list) = m.get_json("/_mock/faults").await;
+    assert_eq!(list["faults"], json!([]), "a refused fault was armed");
+}
+
+#[tokio::test]
 async fn token_fault_answers_in_the_oauth_shape() {
     let m = Mock::start().await;
     let (s, _) = m

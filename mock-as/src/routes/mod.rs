@@ -254,6 +254,15 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
                         &format!("fault injected by the mock-as control API (fault {})", f.id),
                     );
                     r.extensions_mut().insert(OutcomeCode("fault".into()));
+                    // Checked when the fault was armed (control/faults.rs).
+                    for (k, v) in &f.headers {
+                        if let (Ok(k), Ok(v)) = (
+                            header::HeaderName::from_bytes(k.as_bytes()),
+                            header::HeaderValue::from_str(v),
+                        ) {
+                            r.headers_mut().insert(k, v);
+                        }
+                    }
                     r
                 }
                 None => next.run(req).await,

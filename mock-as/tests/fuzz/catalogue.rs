@@ -168,6 +168,7 @@ pub(crate) const FAULT: &[&str] = &[
     "status",
     "delay_ms",
     "count",
+    "headers",
 ];
 pub(crate) const JOURNAL: &[&str] = &[
     "endpoint",

@@ -71,6 +71,7 @@ pub(super) async fn arm_fault(State(st): State<AppState>, Json(mut f): Json<Faul
     if f.delay_ms.is_some_and(|d| d > 120_000) {
         return Err(MockError::bad("invalid_fault", "delay_ms: at most 120000"));
     }
+    check_fault_headers(&f)?;
     if f.count == Some(0) {
         return Err(MockError::bad(
             "invalid_fault",
@@ -83,6 +84,47 @@ pub(super) async fn arm_fault(State(st): State<AppState>, Json(mut f): Json<Faul
     store.faults.push(f.clone());
     Ok((StatusCode::CREATED, axum::Json(json!(f))).into_response())
 }
+
+/// Headers a fault may add to its error: valid names and values (RFC 9110 §5), at most
+/// [`MAX_FAULT_HEADERS`], none that frame the body (mock-as writes the body in its path's shape).
+fn check_fault_headers(f: &Fault) -> Result<(), MockError> {
+    let bad = |m: String| Err(MockError::bad("invalid_fault", m));
+    if f.headers.is_empty() {
+        return Ok(());
+    }
+    if f.status.is_none() {
+        return bad("headers: only with status (they go on the injected error)".into());
+    }
+    if f.headers.len() > MAX_FAULT_HEADERS {
+        return bad(format!("headers: at most {MAX_FAULT_HEADERS}"));
+    }
+    for (k, v) in &f.headers {
+        let Ok(name) = axum::http::HeaderName::from_bytes(k.as_bytes()) else {
+            return bad(format!("headers: {k:?} is not a header name"));
+        };
+        if FRAMING_HEADERS.contains(&name.as_str()) {
+            return bad(format!(
+                "headers: {k:?} frames the body, which mock-as writes itself"
+            ));
+        }
+        if axum::http::HeaderValue::from_str(v).is_err() {
+            return bad(format!("headers.{k}: {v:?} is not a header value"));
+        }
+    }
+    Ok(())
+}
+
+/// The most headers one fault adds.
+pub const MAX_FAULT_HEADERS: usize = 16;
+
+/// Headers a fault may not set: the body's framing and the connection's.
+const FRAMING_HEADERS: &[&str] = &[
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "content-encoding",
+];
 
 pub(super) async fn clear_faults(State(st): State<AppState>) -> R {
     let n = std::mem::take(&mut st.store().faults).len();
