@@ -196,6 +196,10 @@ pub struct Fault {
     /// (RFC 9110 §10.2.3); only with `status`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Only requests made for this user: the `sub` of the bearer JWT (`Bearer <jwt>` or
+    /// Descope's `Bearer <pid>:<jwt>`), so concurrent tests each fault their own user's calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// All mutable state.
@@ -443,10 +447,18 @@ impl Store {
         self.journal.push_back(e);
     }
 
-    /// The first armed fault matching a request; consumes one use.
-    pub fn take_fault(&mut self, method: &str, path: &str, endpoint: &str) -> Option<Fault> {
+    /// The first armed fault matching a request (`user`: the bearer JWT's `sub`, if any);
+    /// consumes one use.
+    pub fn take_fault(
+        &mut self,
+        method: &str,
+        path: &str,
+        endpoint: &str,
+        user: Option<&str>,
+    ) -> Option<Fault> {
         let idx = self.faults.iter().position(|f| {
-            f.endpoint.as_deref().is_none_or(|e| e == endpoint)
+            f.user.as_deref().is_none_or(|u| Some(u) == user)
+                && f.endpoint.as_deref().is_none_or(|e| e == endpoint)
                 && f.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
                 && f.method
                     .as_deref()

@@ -553,6 +553,54 @@ async fn a_rate_limit_fault_carries_its_retry_after_header() {
 }
 
 #[tokio::test]
+async fn a_user_fault_hits_only_that_users_calls() {
+    let m = Mock::start().await;
+    let (s, f) = m
+        .control(
+            "/_mock/faults",
+            json!({"endpoint": "connections", "status": 429, "user": "U2alice"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{f}");
+    let fetch = |bearer: String, user: &'static str| {
+        m.http
+            .post(m.url("/v1/mgmt/outbound/app/user/token/latest"))
+            .bearer_auth(bearer)
+            .json(&json!({"appId": "google-calendar", "userId": user}))
+            .send()
+    };
+    let token = |user: &'static str| {
+        let m = &m;
+        async move {
+            let v = m
+                .mint(json!({"user": user, "client": PUBLIC_CLIENT, "server": SID,
+                             "scopes": ["mcp:read", "outbound.token.fetch"]}))
+                .await;
+            v["access_token"].as_str().unwrap().to_string()
+        }
+    };
+    let alice = token("U2alice").await;
+    let bob = token("U2mallory").await;
+    let r = fetch(format!("{PID}:{alice}"), "U2alice").await.unwrap();
+    assert_eq!(r.status().as_u16(), 429, "alice's own call is faulted");
+    let r = fetch(format!("{PID}:{bob}"), "U2mallory").await.unwrap();
+    assert_ne!(r.status().as_u16(), 429, "mallory's call is not alice's");
+    let r = fetch(format!("{PID}:{MGMT_KEY}"), "U2alice").await.unwrap();
+    assert_ne!(
+        r.status().as_u16(),
+        429,
+        "a management-key call has no user"
+    );
+    let (s, v) = m
+        .control(
+            "/_mock/faults",
+            json!({"endpoint": "connections", "status": 429, "user": " "}),
+        )
+        .await;
+    assert_mock_error(s, &v, 400, "user");
+}
+
+#[tokio::test]
 async fn fault_headers_are_checked_when_armed() {
     let m = Mock::start().await;
     for (body, names) in [

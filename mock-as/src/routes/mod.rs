@@ -193,6 +193,22 @@ fn credential_of(state: &AppState, headers: &HeaderMap) -> &'static str {
     }
 }
 
+/// The `sub` of the bearer JWT a request carries (`Bearer <jwt>` or `Bearer <pid>:<jwt>`),
+/// unverified: it only picks which armed faults apply (a fault's `user`).
+fn bearer_subject(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let rest = rest.trim();
+    let jwt = rest.split_once(':').map_or(rest, |(_, j)| j);
+    let data =
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Map<String, serde_json::Value>>(jwt)
+            .ok()?;
+    data.claims.get("sub")?.as_str().map(str::to_string)
+}
+
 /// Faults, admin gate, error reshaping and the journal, around every request.
 pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
@@ -238,7 +254,10 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let fault = if preflight {
         None
     } else {
-        state.store().take_fault(&method, &path, endpoint)
+        let user = bearer_subject(req.headers());
+        state
+            .store()
+            .take_fault(&method, &path, endpoint, user.as_deref())
     };
     let resp = match fault {
         _ if preflight => preflight_response(req.headers()),

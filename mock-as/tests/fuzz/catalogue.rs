@@ -169,6 +169,7 @@ pub(crate) const FAULT: &[&str] = &[
     "delay_ms",
     "count",
     "headers",
+    "user",
 ];
 pub(crate) const JOURNAL: &[&str] = &[
     "endpoint",

@@ -72,6 +72,12 @@ pub(super) async fn arm_fault(State(st): State<AppState>, Json(mut f): Json<Faul
         return Err(MockError::bad("invalid_fault", "delay_ms: at most 120000"));
     }
     check_fault_headers(&f)?;
+    if f.user.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        return Err(MockError::bad(
+            "invalid_fault",
+            "user: a user id (the bearer JWT's sub), or omit it",
+        ));
+    }
     if f.count == Some(0) {
         return Err(MockError::bad(
             "invalid_fault",
