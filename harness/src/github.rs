@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 
-use crate::report::{Level, Outcome, Record, Verdict};
+use crate::verdict::{Level, Outcome, Record, Verdict};
 
 /// Whether this process runs as a GitHub Actions step (`GITHUB_ACTIONS=true`).
 pub fn enabled() -> bool {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::checklist::item_text;
-use crate::report::{Outcome, Record, Verdict, summarize};
+use crate::verdict::{Outcome, Record, Verdict, summarize};
 
 /// Escape for HTML text and double- or single-quoted attribute values; control characters other
 /// than newline and tab are dropped (they have no place in a report and some are invalid HTML).

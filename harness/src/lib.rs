@@ -11,7 +11,8 @@
 //! - [`breaker`]: the run's circuit breaker: a server that dies mid-run is one verdict.
 //! - [`as_client`]: typed client for mock-as's control API.
 //! - [`challenge`]: `WWW-Authenticate` parser (RFC 7235 / 6750 / 9728).
-//! - [`report`]: verdicts (MUST/SHOULD/SKIPPED/XFAIL/STALE), JUnit, checks.json, console table.
+//! - [`verdict`]: the verdict model (MUST/SHOULD/SKIPPED/XFAIL/STALE) every report reads.
+//! - [`report`]: JUnit, checks.json, console table, and writing every report file.
 //! - [`baseline`]: a previous run's checks.json as the known failures (regression-only gating).
 //! - [`sarif`]: `results.sarif`, SARIF 2.1.0 for code scanning.
 //! - [`summary_md`]: `summary.md`, the summary as Markdown (a GitHub job summary).
@@ -44,6 +45,7 @@ pub mod runner;
 pub mod sarif;
 pub mod schema_args;
 pub mod summary_md;
+pub mod verdict;
 pub mod world;
 
 mod steps;

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::checklist::item_text;
-use crate::report::{Level, Record, Verdict, spec_refs};
+use crate::verdict::{Level, Record, Verdict, spec_refs};
 
 /// The OASIS schema URI of SARIF 2.1.0 (`$schema`, §3.13.3).
 pub const SCHEMA_URI: &str =
@@ -149,7 +149,7 @@ pub fn sarif(
             }
             let req = r.req().unwrap_or("req-unknown");
             let msg = match &r.outcome {
-                crate::report::Outcome::Failed(m) => m.as_str(),
+                crate::verdict::Outcome::Failed(m) => m.as_str(),
                 _ => "",
             };
             let uri = uri_of(meta.profile.unwrap_or(&r.source));
@@ -200,7 +200,7 @@ pub fn sarif(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Outcome;
+    use crate::verdict::Outcome;
 
     fn rec(req: &str, level: &str, outcome: Outcome) -> Record {
         Record {

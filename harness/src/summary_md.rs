@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::report::{Outcome, Record, Verdict, summarize};
+use crate::verdict::{Outcome, Record, Verdict, summarize};
 
 /// Longest failure line kept (the full exchange is in checks.json and report.html).
 const LINE_MAX: usize = 300;
