@@ -201,14 +201,25 @@ pub fn baseline_json(
     )
 }
 
+/// What a baseline needs of a run: its records and how they were judged (the runner's
+/// `RunResult` has them; this keeps the baseline from importing the runner that applies it).
+pub trait RunVerdicts {
+    /// One record per scenario.
+    fn records(&self) -> &[Record];
+    /// The profile's expected failures.
+    fn expected(&self) -> &BTreeMap<String, String>;
+    /// Whether `--strict` applied.
+    fn strict(&self) -> bool;
+}
+
 /// The baseline of several runs (the conformance entry point's in-process runs): their
 /// failures, each scenario once.
-pub fn baseline_of_runs<'a>(runs: impl IntoIterator<Item = &'a crate::runner::RunResult>) -> Value {
+pub fn baseline_of_runs<'a, R: RunVerdicts + 'a>(runs: impl IntoIterator<Item = &'a R>) -> Value {
     let ts = report::httpdate_now();
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for run in runs {
-        let v = baseline_json(&run.records, &run.expected, run.strict, &ts);
+        let v = baseline_json(run.records(), run.expected(), run.strict(), &ts);
         for c in v.as_array().cloned().unwrap_or_default() {
             let key = (
                 c["details"]["requirement"]
@@ -226,9 +237,9 @@ pub fn baseline_of_runs<'a>(runs: impl IntoIterator<Item = &'a crate::runner::Ru
 }
 
 /// Write [`baseline_of_runs`] to `path`: one line naming the file on error.
-pub fn write_baseline<'a>(
+pub fn write_baseline<'a, R: RunVerdicts + 'a>(
     path: &Path,
-    runs: impl IntoIterator<Item = &'a crate::runner::RunResult>,
+    runs: impl IntoIterator<Item = &'a R>,
 ) -> Result<usize, String> {
     let v = baseline_of_runs(runs);
     let n = v.as_array().map_or(0, Vec::len);

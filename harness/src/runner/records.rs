@@ -26,6 +26,18 @@ pub struct RunResult {
     pub stopped: Option<String>,
 }
 
+impl crate::baseline::RunVerdicts for RunResult {
+    fn records(&self) -> &[Record] {
+        &self.records
+    }
+    fn expected(&self) -> &BTreeMap<String, String> {
+        &self.expected
+    }
+    fn strict(&self) -> bool {
+        self.strict
+    }
+}
+
 impl RunResult {
     /// The console report: what the probe learned and noticed, then the verdicts.
     pub fn console(&self) -> String {
