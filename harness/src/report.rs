@@ -1,5 +1,5 @@
 //! Reports of a run's verdicts ([`crate::verdict`], re-exported here): JUnit XML, `checks.json`
-//! in the MCP conformance suite's schema, a console summary table, and [`write`], which writes
+//! in the MCP conformance suite's schema, a console summary table, and [`write()`], which writes
 //! every report file — the CI-facing ones (SARIF, summary.md, report.html) come from
 //! [`crate::sarif`], [`crate::summary_md`] and [`crate::html_report`].
 

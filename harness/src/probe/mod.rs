@@ -4,7 +4,7 @@
 //! the result is a profile layer (a TOML table) that [`crate::profile::Profile::from_layers`]
 //! merges under the user's file.
 //!
-//! What it learns, in order (each step's requests are bounded by [`ProbeOptions::timeout`]):
+//! What it learns, in order (each step's requests are bounded by [`ProbeOptions::timeouts`]):
 //! 1. that the endpoint answers like an MCP server that wants OAuth (else [`ProbeError`]: one
 //!    line naming the URL and what happened);
 //! 2. the Protected Resource Metadata (RFC 9728 §3: the challenge's `resource_metadata`, then the

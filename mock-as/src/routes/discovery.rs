@@ -1,5 +1,5 @@
 //! Authorization server metadata (RFC 8414) and OpenID discovery, in Descope's layout
-//! (mock-as/DESCOPE.md §1-§2), at every URL MCP clients try (the MCP authorization spec's authorization server metadata discovery, https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#authorization-server-metadata-discovery):
+//! (mock-as/DESCOPE.md §1-§2), at every URL MCP clients try ([MCP §Authorization Server Metadata Discovery](https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#authorization-server-metadata-discovery)):
 //! `<issuer>/.well-known/{openid-configuration,oauth-authorization-server}`, the RFC 8414 §3.1
 //! path-inserted forms, the legacy project issuer `/v1/apps/<pid>/.well-known/...` (Inbound
 //! Apps), and the project OIDC issuer `/<pid>/.well-known/...`.
