@@ -1122,7 +1122,7 @@ async fn management_key_bypasses_the_policy() {
     // Even with a policy that allows nothing for anyone.
     put_policy(
         &m,
-        json!([{"name": "nobody", "users": ["U2nobody"], "scopes": ["*"]}]),
+        json!([{"name": "nobody", "roles": ["no-such-role"], "scopes": ["*"]}]),
     )
     .await;
     let (s, v) = post_as(

@@ -25,7 +25,8 @@ async fn patching_a_server_entry_changes_discovery_and_token_audience() {
     let (s, v) = patch(
         &m,
         &format!("/_mock/servers/{SID}"),
-        json!({"url": sut, "scopes": [{"name": "mcp:read"}, {"name": "files.read"}]}),
+        json!({"url": sut, "scopes": [{"name": "mcp:read"}, {"name": "files.read"}],
+               "consent_policy": [{"name": "everyone", "scopes": ["mcp:read", "files.read"]}]}),
     )
     .await;
     assert_eq!(s, 200, "{v}");

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use super::{
     ClientConfig, ClientType, Config, ConfigError, GRANT_TYPES, KeyState, McpServer, User,
 };
+use crate::model::Rule;
 use crate::parse::parse_scope;
 
 impl Config {
@@ -46,82 +47,21 @@ impl Config {
         if self.mcp_servers.is_empty() {
             return Err(self.err("mcp_servers", "at least one MCP server is required"));
         }
+        let tids: HashSet<&str> = self.tenants.iter().map(|t| t.id.as_str()).collect();
+        let uids_all: HashSet<&str> = self.users.iter().map(|u| u.id.as_str()).collect();
+        let apps_all: HashSet<&str> = self.outbound_apps.iter().map(|a| a.id.as_str()).collect();
         let mut ids = HashSet::new();
         for (i, s) in self.mcp_servers.iter().enumerate() {
             let f = |x: &str| format!("mcp_servers[{i}].{x}");
-            if !s.id.starts_with("MS")
-                || s.id.len() < 4
-                || !s.id.chars().all(|c| c.is_ascii_alphanumeric())
-            {
-                return Err(self.err(
-                    f("id"),
-                    format!(
-                        "must start with \"MS\" and be ASCII letters and digits (got {:?})",
-                        s.id
-                    ),
-                ));
-            }
+            check_server(s, &uids_all, &tids, &apps_all)
+                .map_err(|(field, m)| self.err(f(&field), m))?;
             if !ids.insert(s.id.as_str()) {
                 return Err(self.err(f("id"), format!("duplicate MCP server id {:?}", s.id)));
             }
-            check_resource_url(&s.url).map_err(|m| self.err(f("url"), m))?;
-            let mut names = HashSet::new();
-            for (j, sc) in s.scopes.iter().enumerate() {
-                if parse_scope(&sc.name).map(|v| v.len()) != Ok(1) {
-                    return Err(self.err(
-                        f(&format!("scopes[{j}].name")),
-                        format!("{:?} is not a single RFC 6749 scope token", sc.name),
-                    ));
-                }
-                if !names.insert(sc.name.as_str()) {
-                    return Err(self.err(
-                        f(&format!("scopes[{j}].name")),
-                        format!("duplicate scope {:?}", sc.name),
-                    ));
-                }
-            }
-            // Upper bound: lifetimes are added to epoch seconds; ten years is beyond any test.
-            const MAX_TTL: u64 = 10 * 365 * 24 * 3600;
-            for (name, v) in [
-                ("access_token_ttl", s.access_token_ttl),
-                ("code_ttl", s.code_ttl),
-                ("refresh_token_ttl", s.refresh_token_ttl),
-            ] {
-                if v == 0 || v > MAX_TTL {
-                    return Err(self.err(
-                        f(name),
-                        format!("must be from 1 second to {MAX_TTL} seconds (ten years), got {v}"),
-                    ));
-                }
-            }
-            if s.audience.is_empty() {
-                return Err(self.err(
-                    f("audience"),
-                    "needs at least one member (project, client, resource)",
-                ));
-            }
-            for (j, r) in s.consent_policy.iter().enumerate() {
-                for sc in &r.scopes {
-                    if sc != "*" && !s.knows_scope(sc) {
-                        return Err(self.err(
-                            f(&format!("consent_policy[{j}].scopes")),
-                            format!("{sc:?} is not a scope of this server"),
-                        ));
-                    }
-                }
-                for u in &r.users {
-                    if !self.users.iter().any(|x| &x.id == u) {
-                        return Err(self.err(
-                            f(&format!("consent_policy[{j}].users")),
-                            format!("unknown user {u:?}"),
-                        ));
-                    }
-                }
-            }
         }
-        let mut tids = HashSet::new();
+        let mut seen_tenants = HashSet::new();
         for (i, t) in self.tenants.iter().enumerate() {
-            if t.id.is_empty() || !tids.insert(t.id.as_str()) {
+            if t.id.is_empty() || !seen_tenants.insert(t.id.as_str()) {
                 return Err(self.err(
                     format!("tenants[{i}].id"),
                     format!("empty or duplicate tenant id {:?}", t.id),
@@ -172,26 +112,14 @@ impl Config {
         uids: &HashSet<&str>,
         tids: &HashSet<&str>,
     ) -> Result<(), ConfigError> {
-        const MAX_TTL: u64 = 10 * 365 * 24 * 3600;
         let mut apps = HashSet::new();
         for (i, a) in self.outbound_apps.iter().enumerate() {
-            if a.id.is_empty()
-                || a.id.contains(char::is_whitespace)
-                || a.id.contains('/')
-                || !apps.insert(a.id.as_str())
-            {
+            check_app(a)
+                .map_err(|(field, m)| self.err(format!("outbound_apps[{i}].{field}"), m))?;
+            if !apps.insert(a.id.as_str()) {
                 return Err(self.err(
                     format!("outbound_apps[{i}].id"),
-                    format!(
-                        "empty, duplicate, or containing white space or '/': {:?}",
-                        a.id
-                    ),
-                ));
-            }
-            if a.token_ttl == 0 || a.token_ttl > MAX_TTL {
-                return Err(self.err(
-                    format!("outbound_apps[{i}].token_ttl"),
-                    format!("must be from 1 to {MAX_TTL} seconds"),
+                    format!("duplicate outbound app id {:?}", a.id),
                 ));
             }
         }
@@ -220,33 +148,15 @@ impl Config {
                 ));
             }
         }
+        let ctx = RuleScope {
+            users: uids,
+            tenants: tids,
+            apps: &apps,
+            server: None,
+        };
         for (i, r) in self.connection_policy.iter().enumerate() {
-            if let Some(a) = r.apps.iter().find(|a| !apps.contains(a.as_str())) {
-                return Err(self.err(
-                    format!("connection_policy[{i}].apps"),
-                    format!("unknown outbound app {a:?}"),
-                ));
-            }
-            if let Some(t) = r.tenants.iter().find(|t| !tids.contains(t.as_str())) {
-                return Err(self.err(
-                    format!("connection_policy[{i}].tenants"),
-                    format!("unknown tenant {t:?}"),
-                ));
-            }
-            if let Some(u) = r.users.iter().find(|u| !uids.contains(u.as_str())) {
-                return Err(self.err(
-                    format!("connection_policy[{i}].users"),
-                    format!("unknown user {u:?}"),
-                ));
-            }
-        }
-        for (i, s) in self.mcp_servers.iter().enumerate() {
-            if let Some(j) = s.consent_policy.iter().position(|r| !r.apps.is_empty()) {
-                return Err(self.err(
-                    format!("mcp_servers[{i}].consent_policy[{j}].apps"),
-                    "apps belong in connection_policy, not in a consent policy",
-                ));
-            }
+            check_rule(r, &ctx)
+                .map_err(|(field, m)| self.err(format!("connection_policy[{i}].{field}"), m))?;
         }
         Ok(())
     }
@@ -283,6 +193,133 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The most a lifetime may be: lifetimes are added to epoch seconds; ten years is beyond any test.
+pub const MAX_TTL: u64 = 10 * 365 * 24 * 3600;
+
+/// Validate one MCP server entry (config or control API): id shape, resource URL (RFC 8707 §2),
+/// scope tokens (RFC 6749 §3.3), lifetimes, audience, and its MCP Server (consent) Policy
+/// against the users, tenants and apps that exist. Returns (field, message) on error.
+pub fn check_server(
+    s: &McpServer,
+    users: &HashSet<&str>,
+    tenants: &HashSet<&str>,
+    apps: &HashSet<&str>,
+) -> Result<(), (String, String)> {
+    if !s.id.starts_with("MS") || s.id.len() < 4 || !s.id.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err((
+            "id".into(),
+            format!(
+                "must start with \"MS\" and be ASCII letters and digits (got {:?})",
+                s.id
+            ),
+        ));
+    }
+    check_resource_url(&s.url).map_err(|m| ("url".to_string(), m))?;
+    let mut names = HashSet::new();
+    for (j, sc) in s.scopes.iter().enumerate() {
+        if parse_scope(&sc.name).map(|v| v.len()) != Ok(1) {
+            return Err((
+                format!("scopes[{j}].name"),
+                format!("{:?} is not a single RFC 6749 scope token", sc.name),
+            ));
+        }
+        if !names.insert(sc.name.as_str()) {
+            return Err((
+                format!("scopes[{j}].name"),
+                format!("duplicate scope {:?}", sc.name),
+            ));
+        }
+    }
+    for (name, v) in [
+        ("access_token_ttl", s.access_token_ttl),
+        ("code_ttl", s.code_ttl),
+        ("refresh_token_ttl", s.refresh_token_ttl),
+    ] {
+        check_ttl(v).map_err(|m| (name.to_string(), m))?;
+    }
+    if s.audience.is_empty() {
+        return Err((
+            "audience".into(),
+            "needs at least one member (project, client, resource)".into(),
+        ));
+    }
+    let ctx = RuleScope {
+        users,
+        tenants,
+        apps,
+        server: Some(s),
+    };
+    for (j, r) in s.consent_policy.iter().enumerate() {
+        check_rule(r, &ctx).map_err(|(field, m)| (format!("consent_policy[{j}].{field}"), m))?;
+    }
+    Ok(())
+}
+
+/// A lifetime in seconds: from 1 to [`MAX_TTL`].
+pub fn check_ttl(v: u64) -> Result<(), String> {
+    if v == 0 || v > MAX_TTL {
+        return Err(format!(
+            "must be from 1 second to {MAX_TTL} seconds (ten years), got {v}"
+        ));
+    }
+    Ok(())
+}
+
+/// Validate an outbound app (config or control API). Returns (field, message) on error.
+pub fn check_app(a: &crate::config::OutboundApp) -> Result<(), (String, String)> {
+    if a.id.is_empty() || a.id.contains(char::is_whitespace) || a.id.contains('/') {
+        return Err((
+            "id".into(),
+            format!("{:?} must be non-empty, without white space or '/'", a.id),
+        ));
+    }
+    check_ttl(a.token_ttl).map_err(|m| ("token_ttl".to_string(), m))
+}
+
+/// What a policy rule may name: the users, tenants and outbound apps that exist and, for an MCP
+/// Server Policy, its server (whose scopes it may grant; it names no apps).
+#[derive(Debug, Clone, Copy)]
+pub struct RuleScope<'a> {
+    /// User ids.
+    pub users: &'a HashSet<&'a str>,
+    /// Tenant ids.
+    pub tenants: &'a HashSet<&'a str>,
+    /// Outbound app ids.
+    pub apps: &'a HashSet<&'a str>,
+    /// The server of an MCP Server Policy; `None` for the Connections Policy.
+    pub server: Option<&'a McpServer>,
+}
+
+/// Validate one allow rule (config or control API; mock-as/DESCOPE.md §11). Returns
+/// (field, message) on error.
+pub fn check_rule(r: &Rule, ctx: &RuleScope<'_>) -> Result<(), (String, String)> {
+    if ctx.server.is_some() && !r.apps.is_empty() {
+        return Err((
+            "apps".into(),
+            "apps belong in connection_policy, not in a consent policy".into(),
+        ));
+    }
+    if let Some(a) = r.apps.iter().find(|a| !ctx.apps.contains(a.as_str())) {
+        return Err(("apps".into(), format!("unknown outbound app {a:?}")));
+    }
+    if let Some(t) = r.tenants.iter().find(|t| !ctx.tenants.contains(t.as_str())) {
+        return Err(("tenants".into(), format!("unknown tenant {t:?}")));
+    }
+    if let Some(u) = r.users.iter().find(|u| !ctx.users.contains(u.as_str())) {
+        return Err(("users".into(), format!("unknown user {u:?}")));
+    }
+    if let Some(s) = ctx.server
+        && let Some(sc) = r.scopes.iter().find(|sc| *sc != "*" && !s.knows_scope(sc))
+    {
+        return Err((
+            "scopes".into(),
+            format!("{sc:?} is not a scope of this server"),
+        ));
+    }
+    Ok(())
 }
 
 /// The listen address's base URL: absolute http(s), no query, fragment or trailing slash.

@@ -200,6 +200,7 @@ pub(crate) const PATCH_SERVER: &[&str] = &[
     "audience",
     "scope_claims",
     "require_resource",
+    "consent_policy",
 ];
 pub(crate) const APP: &[&str] = &["id", "name", "scopes", "token_ttl"];
 pub(crate) const CONSENT_FORM: &[&str] = &["request", "csrf", "action", "user", "tenant", "scope"];

@@ -163,7 +163,15 @@ pub(crate) async fn regression_absurd_lifetimes() {
 
     let app = json!({"id": "google-calendar", "name": "G", "scopes": ["calendar.readonly"],
                      "token_ttl": i64::MAX as u64});
-    t.control("/_mock/apps", app, false, 200).await;
+    // Refused like the config loader refuses it (the ten-year cap); the app stays as it was.
+    let v = t.control("/_mock/apps", app, false, 400).await;
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("token_ttl"),
+        "{v}"
+    );
     t.control(
         "/_mock/connections",
         json!({"app": "google-calendar", "user": "U2root"}),

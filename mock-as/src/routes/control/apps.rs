@@ -21,21 +21,8 @@ pub(super) async fn put_app(
     State(st): State<AppState>,
     Json(a): Json<crate::config::OutboundApp>,
 ) -> R {
-    if a.id.is_empty() || a.id.contains(char::is_whitespace) || a.id.contains('/') {
-        return Err(MockError::bad(
-            "invalid_app",
-            format!(
-                "id: {:?} must be non-empty, without white space or '/'",
-                a.id
-            ),
-        ));
-    }
-    if a.token_ttl == 0 {
-        return Err(MockError::bad(
-            "invalid_app",
-            "token_ttl: at least 1 second",
-        ));
-    }
+    crate::config::check_app(&a)
+        .map_err(|(field, m)| MockError::bad("invalid_app", format!("{field}: {m}")))?;
     let created = st.app(&a.id).is_none();
     st.put_app(a.clone());
     Ok((

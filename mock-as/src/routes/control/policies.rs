@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::json;
+use std::collections::HashSet;
 
 use super::{R, ok};
 use crate::error::MockError;
@@ -19,36 +20,58 @@ pub(super) async fn policies(State(st): State<AppState>) -> R {
     ok(json!({"consent": store.consent_policies, "connections": store.connection_policy}))
 }
 
-fn check_rules(st: &AppState, rules: &[Rule], for_connections: bool) -> Result<(), MockError> {
-    for (i, r) in rules.iter().enumerate() {
-        if !for_connections && !r.apps.is_empty() {
-            return Err(MockError::bad(
-                "invalid_policy",
-                format!("[{i}].apps: apps belong in the connections policy"),
-            ));
-        }
-        if let Some(a) = r
-            .apps
-            .iter()
-            .find(|a| !st.apps().iter().any(|x| &x.id == *a))
-        {
-            return Err(MockError::bad(
-                "invalid_policy",
-                format!("[{i}].apps: unknown outbound app {a:?}"),
-            ));
-        }
-        if let Some(t) = r
-            .tenants
-            .iter()
-            .find(|t| !st.config.tenants.iter().any(|x| &x.id == *t))
-        {
-            return Err(MockError::bad(
-                "invalid_policy",
-                format!("[{i}].tenants: unknown tenant {t:?}"),
-            ));
+/// The ids a rule may name right now: users (the store's: the control API adds some), tenants
+/// and outbound apps.
+pub(super) struct Known {
+    users: Vec<String>,
+    tenants: Vec<String>,
+    apps: Vec<String>,
+}
+
+impl Known {
+    pub(super) fn now(st: &AppState) -> Known {
+        let users = st.store().users.keys().cloned().collect();
+        Known {
+            users,
+            tenants: st.config.tenants.iter().map(|t| t.id.clone()).collect(),
+            apps: st.apps().iter().map(|a| a.id.clone()).collect(),
         }
     }
-    Ok(())
+
+    /// Run `f` with the sets [`crate::config::RuleScope`] takes.
+    pub(super) fn with<T>(
+        &self,
+        server: Option<&crate::config::McpServer>,
+        f: impl FnOnce(&crate::config::RuleScope<'_>) -> T,
+    ) -> T {
+        fn set(v: &[String]) -> HashSet<&str> {
+            v.iter().map(String::as_str).collect()
+        }
+        let (users, tenants, apps) = (set(&self.users), set(&self.tenants), set(&self.apps));
+        f(&crate::config::RuleScope {
+            users: &users,
+            tenants: &tenants,
+            apps: &apps,
+            server,
+        })
+    }
+}
+
+/// Check rules with the config loader's rule check ([`crate::config::check_rule`]); `server`
+/// for an MCP Server Policy, `None` for the Connections Policy.
+fn check_rules(
+    st: &AppState,
+    rules: &[Rule],
+    server: Option<&crate::config::McpServer>,
+) -> Result<(), MockError> {
+    Known::now(st).with(server, |ctx| {
+        for (i, r) in rules.iter().enumerate() {
+            crate::config::check_rule(r, ctx).map_err(|(field, m)| {
+                MockError::bad("invalid_policy", format!("[{i}].{field}: {m}"))
+            })?;
+        }
+        Ok(())
+    })
 }
 
 /// `PUT /_mock/policies/connections`: replace the Connections Policy (a JSON array of rules;
@@ -57,7 +80,7 @@ pub(super) async fn put_connection_policy(
     State(st): State<AppState>,
     Json(rules): Json<Vec<Rule>>,
 ) -> R {
-    check_rules(&st, &rules, true)?;
+    check_rules(&st, &rules, None)?;
     st.store().connection_policy = rules.clone();
     ok(json!({ "connections": rules }))
 }
@@ -68,13 +91,13 @@ pub(super) async fn put_consent_policy(
     Path(sid): Path<String>,
     Json(rules): Json<Vec<Rule>>,
 ) -> R {
-    if st.server(&sid).is_none() {
+    let Some(server) = st.server(&sid) else {
         return Err(MockError::not_found(
             "unknown_server",
             format!("no MCP server {sid:?}"),
         ));
-    }
-    check_rules(&st, &rules, false)?;
+    };
+    check_rules(&st, &rules, Some(&server))?;
     st.store()
         .consent_policies
         .insert(sid.clone(), rules.clone());
@@ -100,7 +123,7 @@ fn check_new_rule(rules: &[Rule], r: &Rule) -> Result<(), MockError> {
 /// `POST /_mock/policies/connections/rules`: add one named rule (others are untouched, so
 /// concurrent tests can each manage their own rules).
 pub(super) async fn add_connection_rule(State(st): State<AppState>, Json(r): Json<Rule>) -> R {
-    check_rules(&st, std::slice::from_ref(&r), true)?;
+    check_rules(&st, std::slice::from_ref(&r), None)?;
     let mut store = st.store();
     check_new_rule(&store.connection_policy, &r)?;
     store.connection_policy.push(r.clone());
@@ -130,13 +153,13 @@ pub(super) async fn add_consent_rule(
     Path(sid): Path<String>,
     Json(r): Json<Rule>,
 ) -> R {
-    if st.server(&sid).is_none() {
+    let Some(server) = st.server(&sid) else {
         return Err(MockError::not_found(
             "unknown_server",
             format!("no MCP server {sid:?}"),
         ));
-    }
-    check_rules(&st, std::slice::from_ref(&r), false)?;
+    };
+    check_rules(&st, std::slice::from_ref(&r), Some(&server))?;
     let mut store = st.store();
     let rules = store.consent_policies.entry(sid).or_default();
     check_new_rule(rules, &r)?;

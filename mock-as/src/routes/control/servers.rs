@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashSet;
 
 use super::{R, ok};
 use crate::error::MockError;
@@ -43,6 +42,10 @@ pub(super) struct ServerPatch {
     scope_claims: Option<crate::config::ScopeClaims>,
     #[serde(default)]
     require_resource: Option<bool>,
+    /// Replaces the server's MCP Server Policy in the same step (as `PUT
+    /// /_mock/policies/consent/{sid}`), so scopes and the rules that grant them change together.
+    #[serde(default)]
+    consent_policy: Option<Vec<crate::policy::Rule>>,
 }
 
 /// Make a server entry match the system under test (its resource URL, its scopes, ...).
@@ -56,25 +59,9 @@ pub(super) async fn patch_server(
         .ok_or_else(|| MockError::not_found("unknown_server", format!("no MCP server {sid:?}")))?;
     let mut s = (*cur).clone();
     if let Some(u) = p.url {
-        crate::config::check_resource_url(&u)
-            .map_err(|m| MockError::bad("invalid_server", format!("url: {m}")))?;
         s.url = u;
     }
     if let Some(sc) = p.scopes {
-        let mut seen = HashSet::new();
-        for (i, d) in sc.iter().enumerate() {
-            if crate::parse::parse_scope(&d.name).map(|v| v.len()) != Ok(1)
-                || !seen.insert(d.name.clone())
-            {
-                return Err(MockError::bad(
-                    "invalid_server",
-                    format!(
-                        "scopes[{i}].name: {:?} is not a single, unique scope token",
-                        d.name
-                    ),
-                ));
-            }
-        }
         s.scopes = sc;
     }
     if let Some(v) = p.dcr {
@@ -84,21 +71,9 @@ pub(super) async fn patch_server(
         s.cimd = v;
     }
     if let Some(v) = p.access_token_ttl {
-        if v == 0 {
-            return Err(MockError::bad(
-                "invalid_server",
-                "access_token_ttl: at least 1 second",
-            ));
-        }
         s.access_token_ttl = v;
     }
     if let Some(v) = p.audience {
-        if v.is_empty() {
-            return Err(MockError::bad(
-                "invalid_server",
-                "audience: at least one member",
-            ));
-        }
         s.audience = v;
     }
     if let Some(v) = p.scope_claims {
@@ -106,6 +81,36 @@ pub(super) async fn patch_server(
     }
     if let Some(v) = p.require_resource {
         s.require_resource = v;
+    }
+    // The patched entry passes the config loader's check (crate::config::check_server), with
+    // the MCP Server Policy in force (its scopes must stay the server's); else nothing changes.
+    let policy_given = p.consent_policy.is_some();
+    let mut checked = s.clone();
+    checked.consent_policy = match p.consent_policy {
+        Some(rules) => rules,
+        None => st
+            .store()
+            .consent_policies
+            .get(&sid)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    super::policies::Known::now(&st)
+        .with(None, |ctx| {
+            crate::config::check_server(&checked, ctx.users, ctx.tenants, ctx.apps)
+        })
+        .map_err(|(field, m)| {
+            let hint = if field.starts_with("consent_policy") && !policy_given {
+                " (the MCP Server Policy in force names it: send the new consent_policy in the same PATCH)"
+            } else {
+                ""
+            };
+            MockError::bad("invalid_server", format!("{field}: {m}{hint}"))
+        })?;
+    if policy_given {
+        st.store()
+            .consent_policies
+            .insert(sid.clone(), checked.consent_policy.clone());
     }
     st.put_server(s.clone());
     ok(json!(s))
