@@ -197,7 +197,9 @@ pub struct Fault {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Only requests made for this user: the `sub` of the bearer JWT (`Bearer <jwt>` or
-    /// Descope's `Bearer <pid>:<jwt>`), so concurrent tests each fault their own user's calls.
+    /// Descope's `Bearer <pid>:<jwt>`) or, on the connection endpoints, the body's `userId`
+    /// (a management-key fetch names the user only there); so concurrent tests each fault
+    /// their own user's calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
@@ -447,17 +449,17 @@ impl Store {
         self.journal.push_back(e);
     }
 
-    /// The first armed fault matching a request (`user`: the bearer JWT's `sub`, if any);
-    /// consumes one use.
+    /// The first armed fault matching a request (`users`: who the request is for — the bearer
+    /// JWT's `sub`, the body's `userId`); consumes one use.
     pub fn take_fault(
         &mut self,
         method: &str,
         path: &str,
         endpoint: &str,
-        user: Option<&str>,
+        users: &[&str],
     ) -> Option<Fault> {
         let idx = self.faults.iter().position(|f| {
-            f.user.as_deref().is_none_or(|u| Some(u) == user)
+            f.user.as_deref().is_none_or(|u| users.contains(&u))
                 && f.endpoint.as_deref().is_none_or(|e| e == endpoint)
                 && f.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
                 && f.method

@@ -585,11 +585,16 @@ async fn a_user_fault_hits_only_that_users_calls() {
     assert_eq!(r.status().as_u16(), 429, "alice's own call is faulted");
     let r = fetch(format!("{PID}:{bob}"), "U2mallory").await.unwrap();
     assert_ne!(r.status().as_u16(), 429, "mallory's call is not alice's");
+    // A management-key fetch names the user only in its body: that counts too.
     let r = fetch(format!("{PID}:{MGMT_KEY}"), "U2alice").await.unwrap();
+    assert_eq!(r.status().as_u16(), 429, "a management-key fetch for alice");
+    let r = fetch(format!("{PID}:{MGMT_KEY}"), "U2mallory")
+        .await
+        .unwrap();
     assert_ne!(
         r.status().as_u16(),
         429,
-        "a management-key call has no user"
+        "a management-key fetch for mallory"
     );
     let (s, v) = m
         .control(

@@ -251,16 +251,44 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         && req
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let fault = if preflight {
+    // A fault for one user on the connection endpoints also matches the body's `userId` (a
+    // management-key fetch names the user only there): read the body once, hand it on.
+    let mut unreadable = None;
+    let mut body_user = None;
+    let mut req = req;
+    if endpoint == "connections" && state.store().faults.iter().any(|f| f.user.is_some()) {
+        let (parts, body) = req.into_parts();
+        let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+            Ok(b) => b,
+            Err(_) => {
+                unreadable = Some(shaped(
+                    &path,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!("request body over {BODY_LIMIT} bytes, or unreadable"),
+                ));
+                axum::body::Bytes::new()
+            }
+        };
+        body_user = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("userId")?.as_str().map(str::to_string));
+        req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    let fault = if preflight || unreadable.is_some() {
         None
     } else {
-        let user = bearer_subject(req.headers());
-        state
-            .store()
-            .take_fault(&method, &path, endpoint, user.as_deref())
+        let sub = bearer_subject(req.headers());
+        let users: Vec<&str> = [sub.as_deref(), body_user.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        state.store().take_fault(&method, &path, endpoint, &users)
     };
     let resp = match fault {
         _ if preflight => preflight_response(req.headers()),
+        _ if unreadable.is_some() => unreadable
+            .take()
+            .unwrap_or_else(|| shaped(&path, StatusCode::BAD_REQUEST, "request body unreadable")),
         Some(f) => {
             if let Some(ms) = f.delay_ms {
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
