@@ -87,3 +87,20 @@ Feature: Connections
     When the client calls the connection-backed tool
     Then the connection-backed tool does not succeed
     And the third-party API was not called
+
+  @req-C9 @must @since-2025-06-18 @connection-user
+  Scenario: A rate-limited connection fetch fails the tool cleanly, without the MCP token going upstream
+    Given the user has connected the tool's app and the policy allows it
+    And a valid token
+    And the authorization server rate-limits the user's connection fetches, asking to retry after 30 seconds
+    When the client calls the connection-backed tool
+    Then the connection-backed tool fails cleanly
+    And the third-party API did not see the MCP token
+
+  @req-C10 @should @since-2025-06-18 @connection-user
+  Scenario: A rate-limited connection fetch tells the user when to retry
+    Given the user has connected the tool's app and the policy allows it
+    And a valid token
+    And the authorization server rate-limits the user's connection fetches, asking to retry after 30 seconds
+    When the client calls the connection-backed tool
+    Then the tool error says when to retry

@@ -1,11 +1,11 @@
 //! The requirement tags every scenario carries: items 1-53 of the checklist (harness/REQUIREMENTS.md,
-//! generated from here and the feature tags) and Descope's connection model C1-C8 (the reference
+//! generated from here and the feature tags) and Descope's connection model C1-C10 (the reference
 //! server's README). A test checks that each has at least one scenario.
 
 /// Every requirement tag the feature files must cover.
 pub fn all_requirements() -> Vec<String> {
     let mut v: Vec<String> = (1..=53).map(|n| format!("req-{n}")).collect();
-    v.extend((1..=8).map(|n| format!("req-C{n}")));
+    v.extend((1..=10).map(|n| format!("req-C{n}")));
     v
 }
 
@@ -43,7 +43,7 @@ pub fn tags_in(dir: &std::path::Path) -> std::io::Result<Vec<(String, Vec<String
 }
 
 /// What each checklist item asks of the server, one line (the MCP authorization spec's rules in
-/// short; C1-C8 from the README's "Reference server"): the `shortDescription` of the item's
+/// short; C1-C10 from the README's "Reference server"): the `shortDescription` of the item's
 /// SARIF rule and the tooltip of the HTML report. A test checks every item has one.
 pub const ITEM_TEXT: &[(&str, &str)] = &[
     (
@@ -263,6 +263,14 @@ pub const ITEM_TEXT: &[(&str, &str)] = &[
         "req-C8",
         "A token without outbound.token.fetch does not get the connection.",
     ),
+    (
+        "req-C9",
+        "A rate-limited connection fetch fails the tool cleanly (no server error) and never sends the MCP token upstream.",
+    ),
+    (
+        "req-C10",
+        "A rate-limited connection fetch's tool error tells the user when to retry.",
+    ),
 ];
 
 /// The one-line text of a requirement tag (`req-24`), if it is a checklist item.
@@ -293,7 +301,7 @@ fn sbp(anchor: &str) -> String {
 }
 
 /// Where each checklist item comes from: (tag, the section's name, its URL). The MCP revision
-/// named is the first that has the rule; Descope's connection items (C1–C8) come from Descope's
+/// named is the first that has the rule; Descope's connection items (C1–C10) come from Descope's
 /// outbound-app model, described in the reference server's README.
 pub fn spec_reference(req: &str) -> Option<(String, String)> {
     let a = |rev: &str, name: &str, anchor: &str| {
@@ -377,7 +385,7 @@ pub fn requirements_markdown(features: &std::path::Path) -> std::io::Result<Stri
          MCP revisions it applies to, and where the rule comes from. Scenarios carry the item as\n\
          a tag (`@req-24`); reports, SARIF rules and the HTML report use the same numbers.\n\
          Items 1–53 come from the MCP authorization specification and its security best\n\
-         practices; C1–C8 from Descope's connection model (outbound apps, Connections Policies).\n\n\
+         practices; C1–C10 from Descope's connection model (outbound apps, Connections Policies).\n\n\
          This file is generated from `harness/src/checklist.rs` and `features/*.feature`;\n\
          `MCP_AUTHCHECK_WRITE_DOCS=1 cargo test -p harness --test docs` rewrites it.\n\n\
          | item | level | revisions | the server | from |\n|---|---|---|---|---|\n",

@@ -82,6 +82,8 @@ pub struct AuthWorld {
     pub exchanges: Vec<Exchange>,
     /// Named Connections Policy rules this scenario added (removed after it).
     pub rules: Vec<String>,
+    /// Ids of the mock-as faults this scenario armed (cleared after it).
+    pub faults: Vec<u64>,
     /// mock-as journal position when the scenario started its action.
     pub journal_mark: u64,
     /// Values steps keep for later steps (other tokens, connection ids, URLs).
@@ -106,6 +108,7 @@ impl AuthWorld {
             session: None,
             exchanges: Vec::new(),
             rules: Vec::new(),
+            faults: Vec::new(),
             journal_mark: 0,
             saved: Default::default(),
             started: Instant::now(),
@@ -449,10 +452,27 @@ impl AuthWorld {
         }
     }
 
-    /// Remove this scenario's policy rules (denies its connections again).
+    /// Remove this scenario's policy rules (denies its connections again) and the faults it
+    /// armed.
     pub async fn remove_rules(&mut self) {
         for r in std::mem::take(&mut self.rules) {
             let _ = self.ctx.mock.delete_rule(&r).await;
+        }
+        for id in std::mem::take(&mut self.faults) {
+            let _ = self.ctx.mock.delete(&format!("/_mock/faults/{id}")).await;
+        }
+    }
+
+    /// Arm a mock-as fault on this scenario's own user's requests (`fault` as `POST
+    /// /_mock/faults` takes it, without `user`); cleared after the scenario.
+    pub async fn arm_user_fault(&mut self, mut fault: Value) {
+        fault["user"] = Value::String(self.user().await);
+        match self.ctx.mock.post("/_mock/faults", fault.clone()).await {
+            Ok(v) => match v["id"].as_u64() {
+                Some(id) => self.faults.push(id),
+                None => panic!("mock-as armed the fault {fault} but answered no id: {v}"),
+            },
+            Err(e) => panic!("could not arm the fault {fault} at mock-as: {e}"),
         }
     }
 }

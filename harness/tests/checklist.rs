@@ -1,4 +1,4 @@
-//! Every checklist item (1-53) and every Descope connection item (C1-C8) has a scenario, and
+//! Every checklist item (1-53) and every Descope connection item (C1-C10) has a scenario, and
 //! every scenario carries exactly one requirement tag, a level and a revision.
 #![allow(clippy::unwrap_used)]
 
