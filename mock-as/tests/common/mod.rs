@@ -7,60 +7,44 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// The embedded default's ids (fixtures/mock-as/default.toml).
-pub const PID: &str = "P2mockAsDefaultProject000001";
-pub const SID: &str = "MS2calendar";
-pub const SIBLING: &str = "MS2notes";
-pub const RESOURCE: &str = "http://127.0.0.1:8001/mcp";
-pub const PUBLIC_CLIENT: &str = "mcp-cli";
-pub const PUBLIC_REDIRECT: &str = "http://127.0.0.1:33418/callback";
-pub const CONF_CLIENT: &str = "ci-service";
-pub const CONF_SECRET: &str = "ci-service-secret-test-only";
-pub const MGMT_KEY: &str = "K2mgmtKeyTestOnly";
+use mock_as::testing::TestServer;
+// Not every test crate that includes this module uses each id.
+#[allow(unused_imports)]
+pub use mock_as::testing::defaults::{
+    CONF_CLIENT, CONF_SECRET, MGMT_KEY, PID, PUBLIC_CLIENT, PUBLIC_REDIRECT, RESOURCE, SIBLING, SID,
+};
 
-/// A running server; dropping it shuts the server down.
+/// A running server (`mock_as::testing::TestServer`); dropping it shuts the server down.
 pub struct Mock {
     pub base: String,
     pub http: reqwest::Client,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    server: TestServer,
 }
 
 impl Mock {
     /// Start with the embedded default configuration.
     pub async fn start() -> Mock {
-        Mock::start_with(
-            mock_as::Config::embedded_default().expect("default config"),
-            None,
-        )
-        .await
+        Mock::wrap(TestServer::start().await)
     }
 
     /// Start with a given configuration and optional admin token.
     pub async fn start_with(config: mock_as::Config, admin: Option<String>) -> Mock {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(mock_as::serve(listener, config, admin, async {
-            let _ = rx.await;
-        }));
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
+        Mock::wrap(TestServer::start_with(config, admin).await)
+    }
+
+    fn wrap(server: TestServer) -> Mock {
         Mock {
-            base,
-            http,
-            _shutdown: tx,
+            base: server.base().to_string(),
+            http: server.http().clone(),
+            server,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        self.server.url(path)
     }
     pub fn issuer(&self, sid: &str) -> String {
-        format!("{}/v1/apps/agentic/{PID}/{sid}", self.base)
+        self.server.issuer(sid)
     }
     pub fn authorize_url(&self) -> String {
         self.url(&format!("/oauth2/v1/apps/agentic/{PID}/{SID}/authorize"))
@@ -71,36 +55,22 @@ impl Mock {
 
     /// GET a path, return (status, JSON body).
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(self.url(path)).send().await.expect("send");
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
+        self.server.get_json(path).await
     }
 
     /// POST JSON to a control path, return (status, JSON body).
     pub async fn control(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
+        self.server.post_json(path, &body).await
     }
 
     /// POST a form to a URL, return (status, JSON body).
     pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> (u16, Value) {
-        let r = self.http.post(url).form(form).send().await.expect("send");
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
+        self.server.post_form(url, form).await
     }
 
     /// Mint a token through the control API.
     pub async fn mint(&self, body: Value) -> Value {
-        let (s, v) = self.control("/_mock/tokens", body).await;
-        assert_eq!(s, 200, "mint failed: {v}");
-        v
+        self.server.mint(&body).await
     }
 
     /// Run /authorize for the public client with PKCE; return (redirect Location, verifier).
