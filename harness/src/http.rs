@@ -158,6 +158,12 @@ impl TimeoutFlags {
             body_seconds: self.body.unwrap_or(base.body_seconds),
         }
     }
+
+    /// Whether the user set the headers timeout: by flag, or in the profile file's table
+    /// (then the preflight keeps it instead of its own 10 s, [`Timeouts::for_preflight`]).
+    pub fn headers_given(&self, profile: Option<&toml::Table>) -> bool {
+        self.headers.is_some() || headers_in(profile)
+    }
 }
 
 /// Whether a profile file's table sets `timeouts.headers_seconds`.

@@ -507,8 +507,7 @@ async fn init(a: InitArgs) -> Result<(), CannotRun> {
         .map(|(t, _)| Hints::from_table(t))
         .unwrap_or_default();
     let flags = a.target.timeout_flags();
-    let headers_given =
-        flags.headers.is_some() || harness::http::headers_in(session.file().map(|(t, _)| t));
+    let headers_given = flags.headers_given(session.file().map(|(t, _)| t));
     let mut timeouts = flags
         .over(harness::http::timeouts_of(
             session.file().map(|(t, _)| t),

@@ -93,8 +93,7 @@ pub async fn probe_and_run(
     };
     let timeouts = run_timeouts(file, opts)?;
     // The preflight and the probe name a hanging server within 10 s unless told otherwise.
-    let headers_given =
-        opts.timeouts.headers.is_some() || crate::http::headers_in(file.map(|(t, _)| t));
+    let headers_given = opts.timeouts.headers_given(file.map(|(t, _)| t));
     let preflight = timeouts.for_preflight(headers_given);
     let probe_timeouts = match opts.probe_timeout {
         Some(cap) => preflight.capped(cap),

@@ -17,7 +17,7 @@ mod records;
 mod reference;
 mod scenarios;
 
-pub use applicability::not_applicable;
+pub use applicability::{Capability, not_applicable};
 pub use learn::{Refused, context, learn, probe_and_run, run_timeouts};
 pub use options::{EMBEDDED_FEATURES, FeatureDir, Progress, RunOptions, features_dir};
 pub use records::{
