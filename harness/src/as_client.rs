@@ -54,6 +54,64 @@ pub struct MintRequest {
     pub remove_claims: Option<Vec<String>>,
 }
 
+impl MintRequest {
+    /// A token of `user` for `client` at mock-as's MCP server entry `server`, with `scopes` and
+    /// the audience `resource` (RFC 8707); chain the setters below for the rest. The one way the
+    /// suite builds a mint request (scenarios start from [`crate::world::AuthWorld::mint_request`]).
+    pub fn new(
+        server: &str,
+        user: &str,
+        client: &str,
+        scopes: Vec<String>,
+        resource: &str,
+    ) -> MintRequest {
+        MintRequest {
+            server: Some(server.to_string()),
+            user: Some(user.to_string()),
+            client: Some(client.to_string()),
+            scopes: Some(scopes),
+            resource: Some(resource.to_string()),
+            ..MintRequest::default()
+        }
+    }
+
+    /// The issuer style (`None` = the server entry's own issuer).
+    pub fn issuer(mut self, style: Option<String>) -> MintRequest {
+        self.issuer = style;
+        self
+    }
+
+    /// Another audience.
+    pub fn resource(mut self, resource: &str) -> MintRequest {
+        self.resource = Some(resource.to_string());
+        self
+    }
+
+    /// The current tenant (`dct`).
+    pub fn tenant(mut self, tenant: Option<String>) -> MintRequest {
+        self.tenant = tenant;
+        self
+    }
+
+    /// Claims merged last.
+    pub fn claims(mut self, claims: Option<Value>) -> MintRequest {
+        self.claims = claims;
+        self
+    }
+
+    /// Claims left out entirely (none = keep every claim).
+    pub fn remove_claims(mut self, names: Vec<String>) -> MintRequest {
+        self.remove_claims = (!names.is_empty()).then_some(names);
+        self
+    }
+
+    /// One of mock-as's hostile-token flaws.
+    pub fn flaw(mut self, flaw: Option<&str>) -> MintRequest {
+        self.flaw = flaw.map(str::to_string);
+        self
+    }
+}
+
 /// The control-API client.
 #[derive(Debug, Clone)]
 pub struct MockAsClient {

@@ -186,6 +186,20 @@ impl AuthWorld {
         }
     }
 
+    /// The mint request every token of a scenario starts from: the profile's server entry,
+    /// issuer style and resource, this scenario's client, `user` and `scopes`.
+    pub fn mint_request(&self, user: &str, scopes: Vec<String>) -> MintRequest {
+        let p = self.profile();
+        MintRequest::new(
+            &p.mock_as.mcp_server_id,
+            user,
+            &self.client_id,
+            scopes,
+            p.resource(),
+        )
+        .issuer(p.mint_issuer())
+    }
+
     /// Mint a token for this scenario's user: `scopes` (default every scope the profile names),
     /// an optional mock-as flaw, extra claims; it becomes the token the next request sends.
     pub async fn mint(
@@ -217,18 +231,11 @@ impl AuthWorld {
                 .collect();
             o.retain(|_, v| !v.is_null());
         }
-        let req = MintRequest {
-            server: Some(p.mock_as.mcp_server_id.clone()),
-            issuer: p.mint_issuer(),
-            user: Some(user),
-            client: Some(self.client_id.clone()),
-            scopes: Some(scopes),
-            resource: Some(p.resource().to_string()),
-            claims,
-            remove_claims: (!remove.is_empty()).then_some(remove),
-            flaw: flaw.map(str::to_string),
-            ..Default::default()
-        };
+        let req = self
+            .mint_request(&user, scopes)
+            .claims(claims)
+            .remove_claims(remove)
+            .flaw(flaw);
         match self.ctx.mock.mint(&req).await {
             Ok(t) => {
                 self.token = Some(t.clone());

@@ -46,19 +46,19 @@ pub(super) struct Prober<'a> {
 
 impl Prober<'_> {
     pub(super) async fn mint(&self, scopes: &[String]) -> Result<String, ProbeError> {
-        let req = MintRequest {
-            server: Some(self.entry.clone()),
-            issuer: self
-                .style
+        let req = MintRequest::new(
+            &self.entry,
+            &self.user,
+            &self.client,
+            scopes.to_vec(),
+            &self.resource,
+        )
+        .issuer(
+            self.style
                 .project_audience()
                 .then(|| self.style.as_str().to_string()),
-            user: Some(self.user.clone()),
-            client: Some(self.client.clone()),
-            scopes: Some(scopes.to_vec()),
-            resource: Some(self.resource.clone()),
-            tenant: self.tenant.clone(),
-            ..Default::default()
-        };
+        )
+        .tenant(self.tenant.clone());
         self.mock
             .mint(&req)
             .await

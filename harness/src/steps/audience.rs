@@ -7,7 +7,6 @@
 use cucumber::given;
 use serde_json::{Value, json};
 
-use crate::as_client::MintRequest;
 use crate::profile::Profile;
 use crate::world::AuthWorld;
 
@@ -37,17 +36,11 @@ pub(super) async fn mint_exact(
     note: &str,
 ) -> String {
     let user = w.user().await;
-    let req = MintRequest {
-        server: Some(w.profile().mock_as.mcp_server_id.clone()),
-        issuer: w.profile().mint_issuer(),
-        user: Some(user),
-        client: Some(w.client_id.clone()),
-        scopes: Some(scopes),
-        resource: Some(resource.to_string()),
-        claims,
-        flaw: flaw.map(str::to_string),
-        ..Default::default()
-    };
+    let req = w
+        .mint_request(&user, scopes)
+        .resource(resource)
+        .claims(claims)
+        .flaw(flaw);
     match w.ctx.mock.mint(&req).await {
         Ok(t) => {
             w.token = Some(t.clone());

@@ -5,7 +5,6 @@ use cucumber::{given, then, when};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::as_client::MintRequest;
 use crate::mcp_client::{Auth, Exchange};
 use crate::world::AuthWorld;
 
@@ -38,15 +37,7 @@ async fn mint_for(w: &AuthWorld, user: &str) -> String {
     {
         scopes.push("outbound.token.fetch".into());
     }
-    let req = MintRequest {
-        server: Some(p.mock_as.mcp_server_id.clone()),
-        issuer: p.mint_issuer(),
-        user: Some(user.to_string()),
-        client: Some(w.client_id.clone()),
-        scopes: Some(scopes),
-        resource: Some(p.resource().to_string()),
-        ..Default::default()
-    };
+    let req = w.mint_request(user, scopes);
     match w.ctx.mock.mint(&req).await {
         Ok(t) => t,
         Err(e) => panic!("mock-as could not mint a token for the second user {user}: {e}"),

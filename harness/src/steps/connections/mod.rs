@@ -25,7 +25,6 @@ mod rate_limit;
 use cucumber::{given, then, when};
 use serde_json::{Value, json};
 
-use crate::as_client::MintRequest;
 use crate::profile::Tool;
 use crate::world::AuthWorld;
 
@@ -128,15 +127,7 @@ async fn probe_token(w: &mut AuthWorld) -> String {
     let p = w.profile().clone();
     let mut scopes = p.auth.required_scopes.clone();
     scopes.push(OUTBOUND_SCOPE.into());
-    let req = MintRequest {
-        server: Some(p.mock_as.mcp_server_id.clone()),
-        issuer: p.mint_issuer(),
-        user: Some(user),
-        client: Some(w.client_id.clone()),
-        scopes: Some(scopes),
-        resource: Some(p.resource().to_string()),
-        ..Default::default()
-    };
+    let req = w.mint_request(&user, scopes);
     match w.ctx.mock.mint(&req).await {
         Ok(t) => t,
         Err(e) => panic!("mock-as could not mint a probe token: {e}"),
@@ -337,15 +328,7 @@ async fn token_without_outbound(w: &mut AuthWorld) {
         .into_iter()
         .filter(|s| s != OUTBOUND_SCOPE)
         .collect();
-    let req = MintRequest {
-        server: Some(p.mock_as.mcp_server_id.clone()),
-        issuer: p.mint_issuer(),
-        user: Some(user),
-        client: Some(w.client_id.clone()),
-        scopes: Some(scopes),
-        resource: Some(p.resource().to_string()),
-        ..Default::default()
-    };
+    let req = w.mint_request(&user, scopes);
     match w.ctx.mock.mint(&req).await {
         Ok(t) => {
             w.token = Some(t);
