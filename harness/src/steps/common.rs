@@ -50,18 +50,39 @@ async fn no_token(w: &mut AuthWorld) {
     w.token_note = "no credentials".into();
 }
 
-#[given(
-    regex = r"^(an expired token|a token whose nbf is in the future|a token without exp|a token from another issuer|a token for another resource|a token issued for a sibling MCP server in the same project|an unsigned token with alg none|an HS256 token keyed with the authorization server's public key|a token signed under a kid that is in no JWKS|a token signed by a key that is not in the JWKS|a token with a tampered signature|a token without any scope of the server)$"
+/// A hostile-token phrase of the feature files (`Given an expired token`) and the mock-as flaw
+/// it mints: a cucumber parameter, so a phrase that is not in [`FLAWS`] matches no step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, cucumber::Parameter)]
+#[param(
+    name = "flawed_token",
+    regex = "an expired token|a token whose nbf is in the future|a token without exp|a token from another issuer|a token for another resource|a token issued for a sibling MCP server in the same project|an unsigned token with alg none|an HS256 token keyed with the authorization server's public key|a token signed under a kid that is in no JWKS|a token signed by a key that is not in the JWKS|a token with a tampered signature|a token without any scope of the server"
 )]
-async fn flawed_token(w: &mut AuthWorld, phrase: String) {
-    let Some((_, flaw)) = FLAWS.iter().find(|(p, _)| *p == phrase) else {
-        // Not a flaw phrase: no other step matched either, which is a suite bug.
-        panic!(
-            "unknown token phrase {phrase:?} (known: {})",
-            FLAWS.iter().map(|(p, _)| *p).collect::<Vec<_>>().join("; ")
-        );
-    };
-    w.mint(None, Some(flaw), None, &phrase).await;
+pub(crate) struct FlawedToken {
+    /// The phrase, for reports.
+    phrase: &'static str,
+    /// mock-as's flaw name (`POST /_mock/tokens` `flaw`).
+    flaw: &'static str,
+}
+
+impl std::str::FromStr for FlawedToken {
+    type Err = String;
+    fn from_str(s: &str) -> Result<FlawedToken, String> {
+        FLAWS
+            .iter()
+            .find(|(p, _)| *p == s)
+            .map(|&(phrase, flaw)| FlawedToken { phrase, flaw })
+            .ok_or_else(|| {
+                format!(
+                    "unknown token phrase {s:?} (known: {})",
+                    FLAWS.iter().map(|(p, _)| *p).collect::<Vec<_>>().join("; ")
+                )
+            })
+    }
+}
+
+#[given(expr = "{flawed_token}")]
+async fn flawed_token(w: &mut AuthWorld, t: FlawedToken) {
+    w.mint(None, Some(t.flaw), None, t.phrase).await;
 }
 
 #[when("the client sends an initialize request")]
@@ -176,5 +197,27 @@ async fn challenge_scope(w: &mut AuthWorld) {
     let c = w.challenge();
     if c.scopes().is_empty() {
         w.fail("the Bearer challenge has no scope parameter");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_flaw_phrase_is_a_parameter_and_nothing_else_is() {
+        let alternatives: Vec<&str> = <FlawedToken as cucumber::Parameter>::REGEX
+            .split('|')
+            .collect();
+        let phrases: Vec<&str> = FLAWS.iter().map(|(p, _)| *p).collect();
+        assert_eq!(
+            alternatives, phrases,
+            "the parameter's regex and FLAWS differ"
+        );
+        for (phrase, flaw) in FLAWS {
+            let t: FlawedToken = phrase.parse().unwrap();
+            assert_eq!((t.phrase, t.flaw), (*phrase, *flaw));
+        }
+        assert!("a token that is fine".parse::<FlawedToken>().is_err());
     }
 }
