@@ -246,6 +246,71 @@ fn cases() -> Vec<Case> {
             state: "/_mock/policies",
         },
         Case {
+            what: "a connection of an unknown user",
+            edit: |t| {
+                entry(t, "connections", 0).insert("user".into(), "U2nobody".into());
+            },
+            field: "connections[0].user",
+            method: "POST",
+            path: "/_mock/connections",
+            body: || json!({"app": "google-calendar", "user": "U2nobody"}),
+            api_field: "user",
+            state: "/_mock/connections",
+        },
+        Case {
+            what: "a connection of an unknown tenant",
+            edit: |t| {
+                let c = entry(t, "connections", 0);
+                c.remove("user");
+                c.insert("tenant".into(), "T9none".into());
+            },
+            field: "connections[0].tenant",
+            method: "POST",
+            path: "/_mock/connections",
+            body: || json!({"app": "google-calendar", "tenant": "T9none"}),
+            api_field: "tenant",
+            state: "/_mock/connections",
+        },
+        Case {
+            what: "a connection with a scope its app does not have",
+            edit: |t| {
+                entry(t, "connections", 0).insert(
+                    "scopes".into(),
+                    toml::Value::Array(vec!["drive.read".into()]),
+                );
+            },
+            field: "connections[0].scopes",
+            method: "POST",
+            path: "/_mock/connections",
+            body: || json!({"app": "google-calendar", "user": "U2alice", "scopes": ["drive.read"]}),
+            api_field: "scopes",
+            state: "/_mock/connections",
+        },
+        Case {
+            what: "a connection of an unknown app",
+            edit: |t| {
+                entry(t, "connections", 0).insert("app".into(), "no-such-app".into());
+            },
+            field: "connections[0].app",
+            method: "POST",
+            path: "/_mock/connections",
+            body: || json!({"app": "no-such-app", "user": "U2alice"}),
+            api_field: "app",
+            state: "/_mock/connections",
+        },
+        Case {
+            what: "a connection with neither user nor tenant",
+            edit: |t| {
+                entry(t, "connections", 0).remove("user");
+            },
+            field: "connections[0].user",
+            method: "POST",
+            path: "/_mock/connections",
+            body: || json!({"app": "google-calendar"}),
+            api_field: "user",
+            state: "/_mock/connections",
+        },
+        Case {
             what: "a user in an unknown tenant",
             edit: |t| {
                 entry(t, "users", 0).insert(

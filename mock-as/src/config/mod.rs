@@ -29,8 +29,9 @@ pub use file::{
 };
 pub use load::{DEFAULT_NAME, DEFAULT_TOML, foreign_key_pem};
 pub use validate::{
-    MAX_TTL, RuleScope, check_app, check_base_url, check_client, check_redirect_uri,
-    check_resource_url, check_rule, check_server, check_ttl, check_user, is_loopback_host,
+    MAX_TTL, RuleScope, check_app, check_base_url, check_client, check_connection,
+    check_redirect_uri, check_resource_url, check_rule, check_server, check_ttl, check_user,
+    is_loopback_host,
 };
 
 /// A configuration error: which file, which field, what is wrong.

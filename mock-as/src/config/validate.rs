@@ -124,29 +124,8 @@ impl Config {
             }
         }
         for (i, c) in self.connections.iter().enumerate() {
-            let f = |x: &str| format!("connections[{i}].{x}");
-            let Some(app) = self.outbound_apps.iter().find(|a| a.id == c.app) else {
-                return Err(self.err(f("app"), format!("unknown outbound app {:?}", c.app)));
-            };
-            if c.user.is_none() && c.tenant.is_none() {
-                return Err(self.err(f("user"), "a connection needs a user, a tenant, or both"));
-            }
-            if let Some(u) = &c.user
-                && !uids.contains(u.as_str())
-            {
-                return Err(self.err(f("user"), format!("unknown user {u:?}")));
-            }
-            if let Some(t) = &c.tenant
-                && !tids.contains(t.as_str())
-            {
-                return Err(self.err(f("tenant"), format!("unknown tenant {t:?}")));
-            }
-            if let Some(bad) = c.scopes.iter().find(|s| !app.scopes.contains(s)) {
-                return Err(self.err(
-                    f("scopes"),
-                    format!("{bad:?} is not a scope of app {:?}", app.id),
-                ));
-            }
+            check_connection(c, &self.outbound_apps, uids, tids)
+                .map_err(|(field, m)| self.err(format!("connections[{i}].{field}"), m))?;
         }
         let ctx = RuleScope {
             users: uids,
@@ -317,6 +296,43 @@ pub fn check_rule(r: &Rule, ctx: &RuleScope<'_>) -> Result<(), (String, String)>
         return Err((
             "scopes".into(),
             format!("{sc:?} is not a scope of this server"),
+        ));
+    }
+    Ok(())
+}
+
+/// Validate a stored connection token (a `[[connections]]` seed or `POST /_mock/connections`):
+/// its app, user and tenant exist, it names a user or a tenant, and its scopes are the app's.
+/// Returns (field, message) on error.
+pub fn check_connection(
+    c: &crate::config::ConnectionSeed,
+    apps: &[crate::config::OutboundApp],
+    users: &HashSet<&str>,
+    tenants: &HashSet<&str>,
+) -> Result<(), (String, String)> {
+    let Some(app) = apps.iter().find(|a| a.id == c.app) else {
+        return Err(("app".into(), format!("unknown outbound app {:?}", c.app)));
+    };
+    if c.user.is_none() && c.tenant.is_none() {
+        return Err((
+            "user".into(),
+            "a connection needs a user, a tenant, or both".into(),
+        ));
+    }
+    if let Some(u) = &c.user
+        && !users.contains(u.as_str())
+    {
+        return Err(("user".into(), format!("unknown user {u:?}")));
+    }
+    if let Some(t) = &c.tenant
+        && !tenants.contains(t.as_str())
+    {
+        return Err(("tenant".into(), format!("unknown tenant {t:?}")));
+    }
+    if let Some(bad) = c.scopes.iter().find(|s| !app.scopes.contains(s)) {
+        return Err((
+            "scopes".into(),
+            format!("{bad:?} is not a scope of app {:?}", app.id),
         ));
     }
     Ok(())

@@ -1,6 +1,8 @@
 //! `/_mock/connections`: list, store (as if the user had connected the outbound app) and revoke
 //! connection tokens (mock-as/DESCOPE.md §7).
 
+use std::collections::HashSet;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -45,39 +47,40 @@ pub(super) async fn create_connection(
     State(st): State<AppState>,
     Json(c): Json<ConnectionRequest>,
 ) -> R {
-    let app = st.app(&c.app).ok_or_else(|| {
-        MockError::bad("unknown_app", format!("app: no outbound app {:?}", c.app))
-    })?;
-    let user = match &c.user {
-        Some(u) => Some(
-            st.store()
-                .find_user(u)
-                .map(|x| x.id.clone())
-                .ok_or_else(|| MockError::bad("unknown_user", format!("user: no user {u:?}")))?,
-        ),
-        None => None,
+    // A user may be named by login id here; the seed check wants its id.
+    let user = c.user.as_ref().map(|u| {
+        st.store()
+            .find_user(u)
+            .map(|x| x.id.clone())
+            .unwrap_or_else(|| u.clone())
+    });
+    let apps: Vec<crate::config::OutboundApp> = st.apps().iter().map(|a| (**a).clone()).collect();
+    let Some(app) = apps.iter().find(|a| a.id == c.app).cloned() else {
+        return Err(MockError::bad(
+            "unknown_app",
+            format!("app: unknown outbound app {:?}", c.app),
+        ));
     };
-    if user.is_none() && c.tenant.is_none() {
-        return Err(MockError::bad(
-            "invalid_connection",
-            "send user, tenant, or both",
-        ));
-    }
-    if let Some(t) = &c.tenant
-        && !st.config.tenants.iter().any(|x| &x.id == t)
-    {
-        return Err(MockError::bad(
-            "unknown_tenant",
-            format!("tenant: no tenant {t:?}"),
-        ));
-    }
     let scopes = c.scopes.clone().unwrap_or_else(|| app.scopes.clone());
-    if let Some(bad) = scopes.iter().find(|s| !app.scopes.contains(s)) {
-        return Err(MockError::bad(
-            "invalid_connection",
-            format!("scopes: {bad:?} is not a scope of app {:?}", app.id),
-        ));
-    }
+    let seed = crate::config::ConnectionSeed {
+        app: c.app.clone(),
+        user: user.clone(),
+        tenant: c.tenant.clone(),
+        scopes: scopes.clone(),
+        refresh_token: c.refresh_token.unwrap_or(true),
+    };
+    // The config loader's check for `[[connections]]` (crate::config::check_connection).
+    let users: Vec<String> = st.store().users.keys().cloned().collect();
+    let users: HashSet<&str> = users.iter().map(String::as_str).collect();
+    let tenants: HashSet<&str> = st.config.tenants.iter().map(|t| t.id.as_str()).collect();
+    crate::config::check_connection(&seed, &apps, &users, &tenants).map_err(|(field, m)| {
+        let code = match field.as_str() {
+            "user" if seed.user.is_some() => "unknown_user",
+            "tenant" => "unknown_tenant",
+            _ => "invalid_connection",
+        };
+        MockError::bad(code, format!("{field}: {m}"))
+    })?;
     let now = st.now();
     let ttl = c.expires_in.unwrap_or(app.token_ttl as i64);
     let mut t = ConnToken::new(
