@@ -110,7 +110,7 @@ fn project_flow_server(st: &AppState, p: &Params) -> Result<(String, String), OA
         .find_map(|r| servers.iter().find(|s| names_server(s, r)));
     let by_client = p.get("client_id").and_then(|c| {
         let store = st.store();
-        let first = store.clients.get(c)?.cfg.servers.first()?.clone();
+        let first = store.client(c)?.cfg.servers.first()?.clone();
         servers.iter().find(|s| s.id == first).cloned()
     });
     let server = by_resource
@@ -421,10 +421,10 @@ pub(crate) fn issue_code(
     {
         let mut store = st.store();
         let session = store.new_session(Some(&user.id), client_id, &flow.sid, &granted, now);
-        if let Some(s) = store.sessions.get_mut(&session) {
+        if let Some(s) = store.session_mut(&session) {
             s.issuer_style = flow.style;
         }
-        store.codes.insert(
+        store.put_code(
             code.clone(),
             AuthCode {
                 client_id: client_id.to_string(),
@@ -452,10 +452,8 @@ pub(crate) fn issue_code(
 /// The MCP server's consent policy rules (none configured: an empty list, i.e. no policy).
 pub(crate) fn consent_rules(st: &AppState, sid: &str) -> Vec<crate::policy::Rule> {
     st.store()
-        .consent_policies
-        .get(sid)
-        .cloned()
-        .unwrap_or_default()
+        .rules(crate::store::PolicyRef::Consent(sid))
+        .to_vec()
 }
 
 /// The MCP Server Policy's verdict on each requested scope, in order: `(scope, granted, why)`.
@@ -549,7 +547,7 @@ async fn find_or_fetch_client(
     server: &McpServer,
     client_id: &str,
 ) -> Result<Client, OAuthError> {
-    if let Some(c) = st.store().clients.get(client_id) {
+    if let Some(c) = st.store().client(client_id) {
         return Ok(c.clone());
     }
     let is_url = client_id.starts_with("https://") || client_id.starts_with("http://");
@@ -559,7 +557,7 @@ async fn find_or_fetch_client(
         )));
     }
     let c = fetch_cimd(st, server, client_id).await?;
-    st.store().clients.insert(client_id.to_string(), c.clone());
+    st.store().put_client(c.clone());
     Ok(c)
 }
 

@@ -126,7 +126,7 @@ pub fn authenticate(
     };
     let is_basic = method == "client_secret_basic";
     let client =
-        st.store().clients.get(&id).cloned().ok_or_else(|| {
+        st.store().client(&id).cloned().ok_or_else(|| {
             OAuthError::invalid_client(format!("unknown client {id:?}"), is_basic)
         })?;
     match (client.cfg.kind, secret) {

@@ -100,7 +100,7 @@ fn render(st: &AppState, mut pending: PendingConsent, error: Option<&str>) -> Re
         .map(|u| u.origin().ascii_serialization())
         .ok();
     let client = client_name(st, &pending.client_id);
-    st.store().pending_consents.insert(id, pending);
+    st.store().put_pending_consent(id, pending);
     html(
         page(&format!("Authorize {client}"), &body, ""),
         &form_csp(origin.as_deref()),
@@ -109,8 +109,7 @@ fn render(st: &AppState, mut pending: PendingConsent, error: Option<&str>) -> Re
 
 fn client_name(st: &AppState, client_id: &str) -> String {
     st.store()
-        .clients
-        .get(client_id)
+        .client(client_id)
         .map(|c| c.cfg.name.clone())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| client_id.to_string())
@@ -134,7 +133,7 @@ fn consent_body(st: &AppState, id: &str, p: &PendingConsent, error: Option<&str>
         .as_ref()
         .map(|s| (s.name.clone(), s.url.clone()))
         .unwrap_or_else(|| (p.server_id.clone(), String::new()));
-    let users: Vec<User> = st.store().users.values().cloned().collect();
+    let users: Vec<User> = st.store().users().cloned().collect();
     let chosen = p
         .user
         .as_deref()
@@ -283,7 +282,7 @@ pub async fn submit(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
         .into_response();
     };
     // Single use: whatever this POST says, the pending request is gone after it.
-    let pending = st.store().pending_consents.remove(id);
+    let pending = st.store().take_pending_consent(id);
     let Some(mut pending) = pending.filter(|x| x.expires_at >= st.now()) else {
         return OAuthError::invalid_request(
             "unknown, used or expired consent request: start again from the client",

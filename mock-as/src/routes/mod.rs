@@ -256,7 +256,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let mut unreadable = None;
     let mut body_user = None;
     let mut req = req;
-    if endpoint == "connections" && state.store().faults.iter().any(|f| f.user.is_some()) {
+    if endpoint == "connections" && state.store().faults().iter().any(|f| f.user.is_some()) {
         let (parts, body) = req.into_parts();
         let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
             Ok(b) => b,

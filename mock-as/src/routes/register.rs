@@ -177,7 +177,7 @@ fn do_register(st: &AppState, pid: &str, sid: &str, body: &[u8]) -> Result<Value
         origin: ClientOrigin::Dcr,
         issued_at: now,
     };
-    st.store().clients.insert(client_id.clone(), client);
+    st.store().put_client(client);
     let mut out = json!({
         "client_id": client_id,
         "client_id_issued_at": now,

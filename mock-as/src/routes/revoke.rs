@@ -58,7 +58,7 @@ fn revoke(st: AppState, headers: HeaderMap, body: Bytes) -> Response {
     let client_id = authed.client.cfg.id.clone();
     let now = st.now();
     // A refresh token?
-    let rt = st.store().refresh.get(token).cloned();
+    let rt = st.store().refresh_token(token).cloned();
     if let Some(rt) = rt {
         if rt.client_id != client_id {
             return OAuthError::new(
@@ -143,15 +143,10 @@ fn introspect(st: AppState, headers: HeaderMap, body: Bytes) -> Response {
     };
     let now = st.now();
     let inactive = json!({"active": false});
-    let rt = st.store().refresh.get(token).cloned();
+    let rt = st.store().refresh_token(token).cloned();
     let answer = if let Some(rt) = rt {
         let store = st.store();
-        let live = !rt.used
-            && rt.expires_at > now
-            && store
-                .sessions
-                .get(&rt.session_id)
-                .is_some_and(|s| !s.revoked);
+        let live = !rt.used && rt.expires_at > now && store.session_live(&rt.session_id);
         if live {
             json!({"active": true, "token_type": "refresh_token", "client_id": rt.client_id, "sub": rt.user_id,
                    "scope": rt.scopes.join(" "), "exp": rt.expires_at, "iss": st.issuer(&rt.server_id)})

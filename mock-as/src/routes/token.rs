@@ -96,8 +96,7 @@ pub struct Issue<'a> {
 /// The issuer style of a grant (the authorization request's endpoints chose it).
 fn session_style(st: &AppState, session_id: &str) -> IssuerStyle {
     st.store()
-        .sessions
-        .get(session_id)
+        .session(session_id)
         .map(|s| s.issuer_style)
         .unwrap_or_default()
 }
@@ -309,7 +308,7 @@ fn code_grant(
     let now = st.now();
     let code = {
         let mut store = st.store();
-        let Some(code) = store.codes.get_mut(code_value) else {
+        let Some(code) = store.code_mut(code_value) else {
             return Err(OAuthError::invalid_grant("unknown authorization code"));
         };
         if code.client_id != authed.client.cfg.id {
@@ -373,7 +372,7 @@ fn code_grant(
         None => code.resources.first().cloned(),
     };
     let scopes = narrowed(p, &code.scopes)?;
-    let user = st.store().users.get(&code.user_id).cloned();
+    let user = st.store().user(&code.user_id).cloned();
     let style = session_style(st, &code.session_id);
     let (access, _) = issue_access_token(
         st,
@@ -401,7 +400,7 @@ fn code_grant(
         .any(|g| g == "refresh_token")
         .then(|| {
             let rt = random_id();
-            st.store().refresh.insert(
+            st.store().put_refresh_token(
                 rt.clone(),
                 RefreshToken {
                     session_id: code.session_id.clone(),
@@ -437,7 +436,7 @@ fn refresh_grant(
     let now = st.now();
     let rt = {
         let mut store = st.store();
-        let Some(rt) = store.refresh.get_mut(presented) else {
+        let Some(rt) = store.refresh_token_mut(presented) else {
             return Err(OAuthError::invalid_grant(
                 "unknown, revoked or expired refresh token",
             ));
@@ -459,7 +458,7 @@ fn refresh_grant(
         }
         rt.used = true;
         let rt = rt.clone();
-        if store.sessions.get(&rt.session_id).is_none_or(|s| s.revoked) {
+        if !store.session_live(&rt.session_id) {
             return Err(OAuthError::invalid_grant(
                 "the grant behind this refresh token was revoked",
             ));
@@ -486,7 +485,7 @@ fn refresh_grant(
         }
     }
     let scopes = narrowed(p, &rt.scopes)?;
-    let user = st.store().users.get(&rt.user_id).cloned();
+    let user = st.store().user(&rt.user_id).cloned();
     let style = session_style(st, &rt.session_id);
     let (access, _) = issue_access_token(
         st,
@@ -507,7 +506,7 @@ fn refresh_grant(
         },
     )?;
     let next = random_id();
-    st.store().refresh.insert(
+    st.store().put_refresh_token(
         next.clone(),
         RefreshToken {
             used: false,

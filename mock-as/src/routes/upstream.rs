@@ -104,8 +104,7 @@ fn handle(
     let now = st.now();
     let found = st
         .store()
-        .connections
-        .values()
+        .connections()
         .find(|t| t.access_token == tok)
         .cloned();
     let Some(t) = found else {
@@ -148,8 +147,7 @@ fn handle(
         Method::DELETE => json!({"app": app, "path": format!("/{rest}"), "deleted": true}),
         _ => {
             let sent: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-            let n = st.store().upstream_created.wrapping_add(1);
-            st.store().upstream_created = n;
+            let n = st.store().next_upstream_serial();
             json!({"app": app, "path": format!("/{rest}"), "owner": who, "created": {"id": format!("evt-new-{n}"), "request": sent}})
         }
     };

@@ -75,7 +75,7 @@ fn userinfo(st: &AppState, headers: &HeaderMap) -> Response {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let user = st.store().users.get(&sub).cloned();
+    let user = st.store().user(&sub).cloned();
     let body = match user {
         Some(u) => {
             json!({"sub": u.id, "name": u.name, "email": u.email, "email_verified": !u.email.is_empty(),

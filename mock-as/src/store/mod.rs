@@ -2,8 +2,10 @@
 //! family is a session), refresh tokens, revocations, armed faults, the clock offset and the
 //! bounded request journal. Expired entries are purged as new ones arrive, so memory stays flat.
 
+mod access;
 mod records;
 
+pub use access::{PolicyRef, RuleRefused};
 pub use records::*;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -15,39 +17,39 @@ use crate::policy::Rule;
 #[derive(Debug, Default)]
 pub struct Store {
     /// Users by id.
-    pub users: BTreeMap<String, User>,
+    users: BTreeMap<String, User>,
     /// Clients by id.
-    pub clients: BTreeMap<String, Client>,
+    clients: BTreeMap<String, Client>,
     /// Authorization codes.
-    pub codes: HashMap<String, AuthCode>,
+    codes: HashMap<String, AuthCode>,
     /// Sessions (grants).
-    pub sessions: HashMap<String, Session>,
+    sessions: HashMap<String, Session>,
     /// Refresh tokens.
-    pub refresh: HashMap<String, RefreshToken>,
+    refresh: HashMap<String, RefreshToken>,
     /// User- or session-bound access tokens by `jti`.
-    pub issued: HashMap<String, IssuedToken>,
+    issued: HashMap<String, IssuedToken>,
     /// Individually revoked access tokens: `jti` → `exp` (kept until expiry).
-    pub revoked_jtis: HashMap<String, i64>,
+    revoked_jtis: HashMap<String, i64>,
     /// Armed faults.
-    pub faults: Vec<Fault>,
+    faults: Vec<Fault>,
     /// MCP Server Policies by server id (seeded from config, replaced through the control API).
-    pub consent_policies: HashMap<String, Vec<Rule>>,
+    consent_policies: HashMap<String, Vec<Rule>>,
     /// The Connections Policy (seeded from config, replaced through the control API).
-    pub connection_policy: Vec<Rule>,
+    connection_policy: Vec<Rule>,
     /// Stored connection (outbound app) tokens by id.
-    pub connections: BTreeMap<String, ConnToken>,
+    connections: BTreeMap<String, ConnToken>,
     /// Pending connect (re-consent) requests by state.
-    pub connects: HashMap<String, ConnectRequest>,
+    connects: HashMap<String, ConnectRequest>,
     /// Authorization requests waiting on the interactive consent page, by request id.
-    pub pending_consents: HashMap<String, PendingConsent>,
+    pending_consents: HashMap<String, PendingConsent>,
     /// Objects the spy upstream "created" (for deterministic ids).
-    pub upstream_created: u64,
+    upstream_created: u64,
     /// The journal.
-    pub journal: VecDeque<JournalEntry>,
+    journal: VecDeque<JournalEntry>,
     /// Next journal sequence number.
-    pub next_seq: u64,
+    next_seq: u64,
     /// Next fault id.
-    pub next_fault: u64,
+    next_fault: u64,
     /// Inserts since the last purge.
     inserts: u32,
 }

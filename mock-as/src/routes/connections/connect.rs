@@ -101,7 +101,7 @@ fn start_connect(st: &AppState, c: &Caller, body: &[u8]) -> Result<Value, Descop
     }
     let state = crate::tokens::random_id();
     let now = st.now();
-    st.store().connects.insert(
+    st.store().put_connect(
         state.clone(),
         ConnectRequest {
             app_id,
@@ -130,11 +130,7 @@ pub(super) async fn complete_connect(
         let csrf = crate::tokens::random_id();
         let req = {
             let mut store = st.store();
-            match store
-                .connects
-                .get_mut(&state)
-                .filter(|r| r.expires_at >= now)
-            {
+            match store.connect_mut(&state).filter(|r| r.expires_at >= now) {
                 Some(r) => {
                     r.csrf = Some(csrf.clone());
                     Some(r.clone())
@@ -147,7 +143,7 @@ pub(super) async fn complete_connect(
             None => gone(),
         };
     }
-    let req = st.store().connects.remove(&state);
+    let req = st.store().take_connect(&state);
     match req.filter(|r| r.expires_at >= now) {
         Some(req) => finish_connect(&st, req, now),
         None => gone(),
@@ -178,7 +174,7 @@ pub(super) async fn decide_connect(
         Err(e) => return DescopeError::invalid(e.description).into_response(),
     };
     let now = st.now();
-    let req = st.store().connects.remove(&state);
+    let req = st.store().take_connect(&state);
     let Some(req) = req.filter(|r| r.expires_at >= now) else {
         return gone();
     };
@@ -241,7 +237,10 @@ fn connection_decision(
     app_id: &str,
     scope: &str,
 ) -> Decision {
-    let rules = st.store().connection_policy.clone();
+    let rules = st
+        .store()
+        .rules(crate::store::PolicyRef::Connections)
+        .to_vec();
     let roles = roles_of(u, req.tenant_id.as_deref());
     let subject = Subject {
         user: Some(&u.id),
@@ -376,7 +375,7 @@ fn finish_connect(st: &AppState, req: ConnectRequest, now: i64) -> Response {
     }
     let token = {
         let mut store = st.store();
-        let existing = store.connections.values_mut().find(|t| {
+        let existing = store.connection_where(|t| {
             t.app_id == req.app_id
                 && t.user_id.as_deref() == Some(req.user_id.as_str())
                 && t.tenant_id == req.tenant_id
@@ -399,7 +398,7 @@ fn finish_connect(st: &AppState, req: ConnectRequest, now: i64) -> Response {
                     now,
                     "connect",
                 );
-                store.connections.insert(t.id.clone(), t.clone());
+                store.put_connection(t.clone());
                 t
             }
         }

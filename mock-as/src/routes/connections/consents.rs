@@ -31,8 +31,7 @@ pub(super) async fn consents_search(
         let id = opt_str(&o, "consentId")?;
         let store = st.store();
         let mut consents: Vec<Value> = store
-            .sessions
-            .values()
+            .sessions()
             .filter(|s| !s.revoked && s.user_id.is_some())
             .filter(|s| app.as_ref().is_none_or(|a| &s.client_id == a))
             .filter(|s| user.as_ref().is_none_or(|u| s.user_id.as_ref() == Some(u)))
@@ -66,8 +65,7 @@ pub(super) async fn consents_delete(
         }
         let mut store = st.store();
         let matching: Vec<String> = store
-            .sessions
-            .values()
+            .sessions()
             .filter(|s| !s.revoked)
             .filter(|s| ids.as_ref().is_none_or(|i| i.contains(&s.id)))
             .filter(|s| app.as_ref().is_none_or(|a| &s.client_id == a))

@@ -224,7 +224,7 @@ fn fetch(
 
     let now = st.now();
     let mut store = st.store();
-    let found = store.connections.values_mut().find(|t| {
+    let found = store.connection_where(|t| {
         t.app_id == app_id
             && match level {
                 Level::User => t.user_id == user_id && t.tenant_id == tenant,

@@ -98,11 +98,7 @@ fn upload(
     if let Some(g) = opt_str(&o, "grantedBy")? {
         t.granted_by = g;
     }
-    let mut store = st.store();
-    store.connections.retain(|_, x| {
-        !(x.app_id == t.app_id && x.user_id == t.user_id && x.tenant_id == t.tenant_id)
-    });
-    store.connections.insert(t.id.clone(), t.clone());
+    st.store().put_connection(t.clone());
     Ok(json!({ "token": token_json(&t, false) }))
 }
 
@@ -124,13 +120,11 @@ pub(super) async fn delete_user_tokens(
         require_mgmt(&st, &headers)?;
         let uid = required_user(&st, q.user_id)?;
         let app = q.app_id.filter(|a| !a.is_empty());
-        let mut store = st.store();
-        let before = store.connections.len();
-        store.connections.retain(|_, t| {
-            !(t.user_id.as_deref() == Some(uid.as_str())
-                && app.as_ref().is_none_or(|a| &t.app_id == a))
+        let deleted = st.store().remove_connections_where(|t| {
+            t.user_id.as_deref() == Some(uid.as_str())
+                && app.as_ref().is_none_or(|a| &t.app_id == a)
         });
-        Ok(json!({ "deleted": before - store.connections.len() }))
+        Ok(json!({ "deleted": deleted }))
     })();
     mgmt_response(result)
 }
@@ -152,7 +146,7 @@ pub(super) async fn delete_token(
         let id =
             q.id.filter(|i| !i.is_empty())
                 .ok_or_else(|| DescopeError::missing("id is required"))?;
-        match st.store().connections.remove(&id) {
+        match st.store().remove_connection(&id) {
             Some(_) => Ok(json!({ "deleted": 1 })),
             None => Err(err(
                 StatusCode::NOT_FOUND,
@@ -185,8 +179,7 @@ pub(super) async fn apps_with_user_token(
         let tenant = q.tenant_id.filter(|t| !t.is_empty());
         let store = st.store();
         let mut ids: Vec<&String> = store
-            .connections
-            .values()
+            .connections()
             .filter(|t| {
                 t.user_id.as_deref() == Some(uid.as_str())
                     && (tenant.is_none() || t.tenant_id == tenant)

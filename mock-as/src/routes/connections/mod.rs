@@ -231,7 +231,10 @@ fn policy_check(
     app: &str,
     scopes: &[String],
 ) -> Result<String, (DescopeError, String)> {
-    let rules = st.store().connection_policy.clone();
+    let rules = st
+        .store()
+        .rules(crate::store::PolicyRef::Connections)
+        .to_vec();
     let roles = roles_of(user, tenant);
     let subject = Subject {
         user: Some(&user.id),

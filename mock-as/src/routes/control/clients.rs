@@ -14,7 +14,7 @@ use crate::state::AppState;
 use crate::store::{Client, ClientOrigin};
 
 pub(super) async fn list_clients(State(st): State<AppState>) -> R {
-    let clients: Vec<Client> = st.store().clients.values().cloned().collect();
+    let clients: Vec<Client> = st.store().clients().cloned().collect();
     ok(json!({ "clients": clients }))
 }
 
@@ -29,7 +29,7 @@ pub(super) async fn create_client(State(st): State<AppState>, Json(c): Json<Clie
     )
     .map_err(|(f, m)| MockError::bad("invalid_client", format!("{f}: {m}")))?;
     let mut store = st.store();
-    if store.clients.contains_key(&c.id) {
+    if store.client(&c.id).is_some() {
         return Err(MockError::bad(
             "invalid_client",
             format!("id: client {:?} exists", c.id),
@@ -45,6 +45,6 @@ pub(super) async fn create_client(State(st): State<AppState>, Json(c): Json<Clie
         origin: ClientOrigin::Control,
         issued_at: st.now(),
     };
-    store.clients.insert(client.cfg.id.clone(), client.clone());
+    store.put_client(client.clone());
     Ok((StatusCode::CREATED, axum::Json(json!(client))).into_response())
 }

@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::store::ConnToken;
 
 pub(super) async fn list_connections(State(st): State<AppState>) -> R {
-    let list: Vec<ConnToken> = st.store().connections.values().cloned().collect();
+    let list: Vec<ConnToken> = st.store().connections().cloned().collect();
     ok(json!({ "connections": list }))
 }
 
@@ -70,7 +70,7 @@ pub(super) async fn create_connection(
         refresh_token: c.refresh_token.unwrap_or(true),
     };
     // The config loader's check for `[[connections]]` (crate::config::check_connection).
-    let users: Vec<String> = st.store().users.keys().cloned().collect();
+    let users: Vec<String> = st.store().user_ids();
     let users: HashSet<&str> = users.iter().map(String::as_str).collect();
     let tenants: HashSet<&str> = st.config.tenants.iter().map(|t| t.id.as_str()).collect();
     crate::config::check_connection(&seed, &apps, &users, &tenants).map_err(|(field, m)| {
@@ -95,17 +95,13 @@ pub(super) async fn create_connection(
     );
     // Saturating: `expires_in` is any i64 the caller sends (found by fuzzing).
     t.access_token_expiry = now.saturating_add(ttl);
-    let mut store = st.store();
-    store.connections.retain(|_, x| {
-        !(x.app_id == t.app_id && x.user_id == t.user_id && x.tenant_id == t.tenant_id)
-    });
-    store.connections.insert(t.id.clone(), t.clone());
+    st.store().put_connection(t.clone());
     Ok((StatusCode::CREATED, axum::Json(json!(t))).into_response())
 }
 
 /// `DELETE /_mock/connections/{id}`: revoke a connection token (the next fetch fails at once).
 pub(super) async fn delete_connection(State(st): State<AppState>, Path(id): Path<String>) -> R {
-    match st.store().connections.remove(&id) {
+    match st.store().remove_connection(&id) {
         Some(t) => ok(json!({ "deleted": t.id })),
         None => Err(MockError::not_found(
             "unknown_connection",

@@ -32,11 +32,11 @@ pub const ENDPOINTS: &[&str] = &[
 ];
 
 pub(super) async fn list_faults(State(st): State<AppState>) -> R {
-    let f = st.store().faults.clone();
+    let f = st.store().faults().to_vec();
     ok(json!({ "faults": f }))
 }
 
-pub(super) async fn arm_fault(State(st): State<AppState>, Json(mut f): Json<Fault>) -> R {
+pub(super) async fn arm_fault(State(st): State<AppState>, Json(f): Json<Fault>) -> R {
     if f.endpoint.is_none() && f.path_prefix.is_none() {
         return Err(MockError::bad(
             "invalid_fault",
@@ -84,10 +84,7 @@ pub(super) async fn arm_fault(State(st): State<AppState>, Json(mut f): Json<Faul
             "count: at least 1 (omit it for until-cleared)",
         ));
     }
-    let mut store = st.store();
-    store.next_fault += 1;
-    f.id = store.next_fault;
-    store.faults.push(f.clone());
+    let f = st.store().arm_fault(f);
     Ok((StatusCode::CREATED, axum::Json(json!(f))).into_response())
 }
 
@@ -133,15 +130,12 @@ const FRAMING_HEADERS: &[&str] = &[
 ];
 
 pub(super) async fn clear_faults(State(st): State<AppState>) -> R {
-    let n = std::mem::take(&mut st.store().faults).len();
+    let n = st.store().clear_faults();
     ok(json!({ "cleared": n }))
 }
 
 pub(super) async fn delete_fault(State(st): State<AppState>, Path(id): Path<u64>) -> R {
-    let mut store = st.store();
-    let before = store.faults.len();
-    store.faults.retain(|f| f.id != id);
-    if store.faults.len() == before {
+    if !st.store().disarm_fault(id) {
         return Err(MockError::not_found(
             "unknown_fault",
             format!("no fault {id}"),

@@ -45,8 +45,7 @@ struct JournalPage<'a> {
 pub(super) async fn journal(State(st): State<AppState>, Query(q): Query<JournalQuery>) -> R {
     let store = st.store();
     let mut entries: Vec<_> = store
-        .journal
-        .iter()
+        .journal()
         .filter(|e| q.endpoint.as_deref().is_none_or(|x| e.endpoint == x))
         .filter(|e| q.path.as_deref().is_none_or(|p| e.path.starts_with(p)))
         .filter(|e| q.since_ms.is_none_or(|t| e.time_ms >= t))
@@ -59,7 +58,7 @@ pub(super) async fn journal(State(st): State<AppState>, Query(q): Query<JournalQ
     }
     let page = JournalPage {
         entries,
-        next_seq: store.next_seq,
+        next_seq: store.next_seq(),
         now_ms: wall_millis(),
     };
     Ok(axum::Json(page).into_response())
@@ -67,7 +66,6 @@ pub(super) async fn journal(State(st): State<AppState>, Query(q): Query<JournalQ
 
 pub(super) async fn clear_journal(State(st): State<AppState>) -> R {
     let mut store = st.store();
-    let n = store.journal.len();
-    store.journal.clear();
-    ok(json!({ "cleared": n, "next_seq": store.next_seq }))
+    let n = store.clear_journal();
+    ok(json!({ "cleared": n, "next_seq": store.next_seq() }))
 }

@@ -13,11 +13,14 @@ use super::{R, ok};
 use crate::error::MockError;
 use crate::policy::Rule;
 use crate::state::AppState;
+use crate::store::PolicyRef;
 
 /// `GET /_mock/policies`: the policies in force.
 pub(super) async fn policies(State(st): State<AppState>) -> R {
     let store = st.store();
-    ok(json!({"consent": store.consent_policies, "connections": store.connection_policy}))
+    ok(
+        json!({"consent": store.consent_policies(), "connections": store.rules(PolicyRef::Connections)}),
+    )
 }
 
 /// The ids a rule may name right now: users (the store's: the control API adds some), tenants
@@ -30,7 +33,7 @@ pub(super) struct Known {
 
 impl Known {
     pub(super) fn now(st: &AppState) -> Known {
-        let users = st.store().users.keys().cloned().collect();
+        let users = st.store().user_ids();
         Known {
             users,
             tenants: st.config.tenants.iter().map(|t| t.id.clone()).collect(),
@@ -81,8 +84,17 @@ pub(super) async fn put_connection_policy(
     Json(rules): Json<Vec<Rule>>,
 ) -> R {
     check_rules(&st, &rules, None)?;
-    st.store().connection_policy = rules.clone();
+    st.store().set_rules(PolicyRef::Connections, rules.clone());
     ok(json!({ "connections": rules }))
+}
+
+/// The server entry named in the path, or 404.
+fn server_or_404(
+    st: &AppState,
+    sid: &str,
+) -> Result<std::sync::Arc<crate::config::McpServer>, MockError> {
+    st.server(sid)
+        .ok_or_else(|| MockError::not_found("unknown_server", format!("no MCP server {sid:?}")))
 }
 
 /// `PUT /_mock/policies/consent/{sid}`: replace a server's MCP Server Policy.
@@ -91,43 +103,26 @@ pub(super) async fn put_consent_policy(
     Path(sid): Path<String>,
     Json(rules): Json<Vec<Rule>>,
 ) -> R {
-    let Some(server) = st.server(&sid) else {
-        return Err(MockError::not_found(
-            "unknown_server",
-            format!("no MCP server {sid:?}"),
-        ));
-    };
+    let server = server_or_404(&st, &sid)?;
     check_rules(&st, &rules, Some(&server))?;
     st.store()
-        .consent_policies
-        .insert(sid.clone(), rules.clone());
+        .set_rules(PolicyRef::Consent(&sid), rules.clone());
     ok(json!({ "server": sid, "consent": rules }))
 }
 
-fn check_new_rule(rules: &[Rule], r: &Rule) -> Result<(), MockError> {
-    if r.name.is_empty() {
-        return Err(MockError::bad(
-            "invalid_policy",
-            "name: a rule added on its own needs a name (to delete it later)",
-        ));
-    }
-    if rules.iter().any(|x| x.name == r.name) {
-        return Err(MockError::bad(
-            "invalid_policy",
-            format!("name: a rule {:?} exists", r.name),
-        ));
-    }
-    Ok(())
+/// Add one named rule to a policy (names are unique within it).
+fn add_rule(st: &AppState, p: PolicyRef<'_>, r: Rule) -> R {
+    st.store()
+        .add_rule(p, r.clone())
+        .map_err(|e| MockError::bad("invalid_policy", e.to_string()))?;
+    Ok((StatusCode::CREATED, axum::Json(json!(r))).into_response())
 }
 
 /// `POST /_mock/policies/connections/rules`: add one named rule (others are untouched, so
 /// concurrent tests can each manage their own rules).
 pub(super) async fn add_connection_rule(State(st): State<AppState>, Json(r): Json<Rule>) -> R {
     check_rules(&st, std::slice::from_ref(&r), None)?;
-    let mut store = st.store();
-    check_new_rule(&store.connection_policy, &r)?;
-    store.connection_policy.push(r.clone());
-    Ok((StatusCode::CREATED, axum::Json(json!(r))).into_response())
+    add_rule(&st, PolicyRef::Connections, r)
 }
 
 /// `DELETE /_mock/policies/connections/rules/{name}`.
@@ -135,10 +130,7 @@ pub(super) async fn delete_connection_rule(
     State(st): State<AppState>,
     Path(name): Path<String>,
 ) -> R {
-    let mut store = st.store();
-    let before = store.connection_policy.len();
-    store.connection_policy.retain(|r| r.name != name);
-    if store.connection_policy.len() == before {
+    if !st.store().remove_rule(PolicyRef::Connections, &name) {
         return Err(MockError::not_found(
             "unknown_rule",
             format!("no connections rule {name:?}"),
@@ -153,18 +145,9 @@ pub(super) async fn add_consent_rule(
     Path(sid): Path<String>,
     Json(r): Json<Rule>,
 ) -> R {
-    let Some(server) = st.server(&sid) else {
-        return Err(MockError::not_found(
-            "unknown_server",
-            format!("no MCP server {sid:?}"),
-        ));
-    };
+    let server = server_or_404(&st, &sid)?;
     check_rules(&st, std::slice::from_ref(&r), Some(&server))?;
-    let mut store = st.store();
-    let rules = store.consent_policies.entry(sid).or_default();
-    check_new_rule(rules, &r)?;
-    rules.push(r.clone());
-    Ok((StatusCode::CREATED, axum::Json(json!(r))).into_response())
+    add_rule(&st, PolicyRef::Consent(&sid), r)
 }
 
 /// `DELETE /_mock/policies/consent/{sid}/rules/{name}`.
@@ -172,11 +155,7 @@ pub(super) async fn delete_consent_rule(
     State(st): State<AppState>,
     Path((sid, name)): Path<(String, String)>,
 ) -> R {
-    let mut store = st.store();
-    let rules = store.consent_policies.entry(sid.clone()).or_default();
-    let before = rules.len();
-    rules.retain(|r| r.name != name);
-    if rules.len() == before {
+    if !st.store().remove_rule(PolicyRef::Consent(&sid), &name) {
         return Err(MockError::not_found(
             "unknown_rule",
             format!("no consent rule {name:?} for {sid:?}"),

@@ -44,8 +44,8 @@ pub(super) async fn info(State(st): State<AppState>) -> R {
         "default_user": st.config.project.default_user,
         "consent": st.config.project.consent,
         "tenants": st.config.tenants.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
-        "users": store.users.keys().collect::<Vec<_>>(),
-        "clients": store.clients.keys().collect::<Vec<_>>(),
+        "users": store.user_ids(),
+        "clients": store.client_ids(),
         "management_keys": st.config.management_keys.iter().map(|k| json!({"id": k.id, "secret": k.secret})).collect::<Vec<_>>(),
     }))
 }

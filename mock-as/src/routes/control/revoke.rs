@@ -73,7 +73,7 @@ pub(super) async fn revoke(State(st): State<AppState>, Json(r): Json<RevokeReque
         return ok(json!({"revoked": {"jti": j}}));
     }
     let token = r.token.unwrap_or_default();
-    let rt = st.store().refresh.get(&token).cloned();
+    let rt = st.store().refresh_token(&token).cloned();
     if let Some(rt) = rt {
         st.store()
             .revoke_session(&rt.session_id, "revoked through the control API");

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::{R, ok};
 use crate::error::MockError;
 use crate::state::AppState;
+use crate::store::PolicyRef;
 
 pub(super) async fn list_servers(State(st): State<AppState>) -> R {
     let all: Vec<Value> = st.servers().iter().map(|s| json!(**s)).collect();
@@ -88,12 +89,7 @@ pub(super) async fn patch_server(
     let mut checked = s.clone();
     checked.consent_policy = match p.consent_policy {
         Some(rules) => rules,
-        None => st
-            .store()
-            .consent_policies
-            .get(&sid)
-            .cloned()
-            .unwrap_or_default(),
+        None => st.store().rules(PolicyRef::Consent(&sid)).to_vec(),
     };
     super::policies::Known::now(&st)
         .with(None, |ctx| {
@@ -109,8 +105,7 @@ pub(super) async fn patch_server(
         })?;
     if policy_given {
         st.store()
-            .consent_policies
-            .insert(sid.clone(), checked.consent_policy.clone());
+            .set_rules(PolicyRef::Consent(&sid), checked.consent_policy.clone());
     }
     st.put_server(s.clone());
     ok(json!(s))

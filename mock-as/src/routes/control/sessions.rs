@@ -14,19 +14,17 @@ use crate::state::AppState;
 pub(super) async fn list_sessions(State(st): State<AppState>) -> R {
     let now = st.now();
     let store = st.store();
-    let mut sessions: Vec<_> = store.sessions.values().collect();
+    let mut sessions: Vec<_> = store.sessions().collect();
     sessions.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
     let list: Vec<Value> = sessions
         .into_iter()
         .map(|s| {
             let refresh = store
-                .refresh
-                .values()
+                .refresh_tokens()
                 .filter(|r| r.session_id == s.id && !r.used && r.expires_at > now)
                 .count();
             let mut tokens: Vec<Value> = store
-                .issued
-                .iter()
+                .issued_tokens()
                 .filter(|(_, t)| t.session_id.as_deref() == Some(s.id.as_str()))
                 .map(|(j, t)| json!({"jti": j, "exp": t.exp, "revoked": store.is_revoked(j), "expired": t.exp <= now}))
                 .collect();
@@ -49,8 +47,7 @@ pub(super) async fn list_tokens(State(st): State<AppState>) -> R {
     let now = st.now();
     let store = st.store();
     let mut list: Vec<Value> = store
-        .issued
-        .iter()
+        .issued_tokens()
         .map(|(j, t)| {
             json!({"jti": j, "session_id": t.session_id, "user_id": t.user_id, "exp": t.exp,
                    "revoked": store.is_revoked(j), "expired": t.exp <= now})

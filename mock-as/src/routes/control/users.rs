@@ -14,7 +14,7 @@ use crate::error::MockError;
 use crate::state::AppState;
 
 pub(super) async fn list_users(State(st): State<AppState>) -> R {
-    let users: Vec<User> = st.store().users.values().cloned().collect();
+    let users: Vec<User> = st.store().users().cloned().collect();
     ok(json!({ "users": users }))
 }
 
@@ -34,8 +34,7 @@ pub(super) async fn upsert_user(State(st): State<AppState>, Json(u): Json<User>)
         .map_err(|(f, m)| MockError::bad("invalid_user", format!("{f}: {m}")))?;
     let mut store = st.store();
     if store
-        .users
-        .values()
+        .users()
         .any(|x| x.login_id == u.login_id && x.id != u.id)
     {
         return Err(MockError::bad(
@@ -43,7 +42,7 @@ pub(super) async fn upsert_user(State(st): State<AppState>, Json(u): Json<User>)
             format!("login_id: {:?} belongs to another user", u.login_id),
         ));
     }
-    let created = store.users.insert(u.id.clone(), u.clone()).is_none();
+    let created = store.put_user(u.clone());
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -54,7 +53,7 @@ pub(super) async fn upsert_user(State(st): State<AppState>, Json(u): Json<User>)
 
 pub(super) async fn delete_user(State(st): State<AppState>, Path(id): Path<String>) -> R {
     let mut store = st.store();
-    if store.users.remove(&id).is_none() {
+    if !store.remove_user(&id) {
         return Err(MockError::not_found(
             "unknown_user",
             format!("no user {id:?}"),
