@@ -12,6 +12,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+pub use crate::protocol::ErrorCode;
+
 /// What the journal records as a request's outcome: the error code, set as a response extension.
 #[derive(Debug, Clone)]
 pub struct OutcomeCode(pub String);
@@ -21,8 +23,8 @@ pub struct OutcomeCode(pub String);
 pub struct OAuthError {
     /// HTTP status: 400 for most, 401 for `invalid_client` with failed authentication.
     pub status: StatusCode,
-    /// The RFC error code (`invalid_request`, `invalid_grant`, ...).
-    pub error: String,
+    /// The RFC error code.
+    pub error: ErrorCode,
     /// A human sentence naming the field or rule at fault.
     pub description: String,
     /// `WWW-Authenticate` for 401 answers to HTTP Basic authentication (RFC 6749 §5.2).
@@ -31,31 +33,31 @@ pub struct OAuthError {
 
 impl OAuthError {
     /// A 400 with the given code.
-    pub fn new(error: &str, description: impl Into<String>) -> Self {
+    pub fn new(error: ErrorCode, description: impl Into<String>) -> Self {
         OAuthError {
             status: StatusCode::BAD_REQUEST,
-            error: error.to_string(),
+            error,
             description: description.into(),
             www_authenticate: None,
         }
     }
     /// RFC 6749 §5.2 `invalid_request`.
     pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new("invalid_request", description)
+        Self::new(ErrorCode::InvalidRequest, description)
     }
     /// RFC 6749 §5.2 `invalid_grant`.
     pub fn invalid_grant(description: impl Into<String>) -> Self {
-        Self::new("invalid_grant", description)
+        Self::new(ErrorCode::InvalidGrant, description)
     }
     /// RFC 6749 §5.2 `invalid_scope`.
     pub fn invalid_scope(description: impl Into<String>) -> Self {
-        Self::new("invalid_scope", description)
+        Self::new(ErrorCode::InvalidScope, description)
     }
     /// RFC 6749 §5.2 `invalid_client`: 401, with a Basic challenge when the client tried Basic.
     pub fn invalid_client(description: impl Into<String>, basic: bool) -> Self {
         OAuthError {
             status: StatusCode::UNAUTHORIZED,
-            error: "invalid_client".into(),
+            error: ErrorCode::InvalidClient,
             description: description.into(),
             www_authenticate: basic.then(|| "Basic realm=\"mock-as\"".to_string()),
         }
@@ -77,7 +79,8 @@ impl IntoResponse for OAuthError {
         {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, ch);
         }
-        resp.extensions_mut().insert(OutcomeCode(self.error));
+        resp.extensions_mut()
+            .insert(OutcomeCode(self.error.as_str().to_string()));
         resp
     }
 }
@@ -289,11 +292,11 @@ pub fn shaped(path: &str, status: StatusCode, message: &str) -> Response {
     match family(path) {
         Family::OAuth => {
             let error = match status.as_u16() {
-                401 => "invalid_client",
-                403 => "access_denied",
-                503 => "temporarily_unavailable",
-                500..=599 => "server_error",
-                _ => "invalid_request",
+                401 => ErrorCode::InvalidClient,
+                403 => ErrorCode::AccessDenied,
+                503 => ErrorCode::TemporarilyUnavailable,
+                500..=599 => ErrorCode::ServerError,
+                _ => ErrorCode::InvalidRequest,
             };
             OAuthError::new(error, message)
                 .with_status(status)

@@ -44,6 +44,7 @@ pub mod keys;
 pub mod model;
 pub mod parse;
 pub mod policy;
+pub mod protocol;
 pub mod routes;
 pub mod state;
 pub mod store;

@@ -318,6 +318,16 @@ pub enum ClientType {
     Confidential,
 }
 
+impl ClientType {
+    /// The `token_endpoint_auth_method` a client of this type gets when none is asked for.
+    pub fn default_auth_method(self) -> crate::protocol::AuthMethod {
+        match self {
+            ClientType::Public => crate::protocol::AuthMethod::None,
+            ClientType::Confidential => crate::protocol::AuthMethod::ClientSecretBasic,
+        }
+    }
+}
+
 /// `[[clients]]`: a pre-registered client.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -387,9 +397,6 @@ pub struct ConnectionSeed {
     #[serde(default = "yes")]
     pub refresh_token: bool,
 }
-
-/// Grant types `mock-as` implements.
-pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
 /// Scopes every server accepts in requests without defining them (OIDC and refresh conventions);
 /// granted as asked, never listed in `scopes_supported`.

@@ -23,8 +23,8 @@ mod load;
 mod validate;
 
 pub use file::{
-    AudMember, ClientConfig, ClientType, Config, ConnectionSeed, ConsentMode, GRANT_TYPES, KeyAlg,
-    KeyConfig, KeyState, Listen, ManagementKey, McpServer, OUTBOUND_SCOPE, OutboundApp, Project,
+    AudMember, ClientConfig, ClientType, Config, ConnectionSeed, ConsentMode, KeyAlg, KeyConfig,
+    KeyState, Listen, ManagementKey, McpServer, OUTBOUND_SCOPE, OutboundApp, Project,
     STANDARD_SCOPES, ScopeClaims, ScopeDef, Tenant,
 };
 pub use load::{DEFAULT_NAME, DEFAULT_TOML, foreign_key_pem};

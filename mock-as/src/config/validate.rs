@@ -5,9 +5,7 @@
 
 use std::collections::HashSet;
 
-use super::{
-    ClientConfig, ClientType, Config, ConfigError, GRANT_TYPES, KeyState, McpServer, User,
-};
+use super::{ClientConfig, ClientType, Config, ConfigError, KeyState, McpServer, User};
 use crate::model::Rule;
 use crate::parse::parse_scope;
 
@@ -441,10 +439,10 @@ pub fn check_client(c: &ClientConfig, servers: &[McpServer]) -> Result<(), (Stri
         _ => {}
     }
     for (j, g) in c.grant_types.iter().enumerate() {
-        if !GRANT_TYPES.contains(&g.as_str()) {
+        if crate::protocol::GrantType::parse(g).is_none() {
             return Err((
                 format!("grant_types[{j}]"),
-                format!("{g:?} is not one of {}", GRANT_TYPES.join(", ")),
+                format!("{g:?} is not one of {}", crate::protocol::GrantType::list()),
             ));
         }
         if g == "client_credentials" && c.kind == ClientType::Public {

@@ -19,9 +19,10 @@ use std::sync::Arc;
 use crate::config::{
     ClientConfig, ClientType, McpServer, STANDARD_SCOPES, check_redirect_uri, is_loopback_host,
 };
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::parse::{Params, check_challenge, parse_scope};
 use crate::policy::Subject;
+use crate::protocol::{AuthMethod, GrantType};
 use crate::routes::client_auth::read_params;
 use crate::routes::token::{client_may_request, default_scopes, names_server};
 use crate::state::AppState;
@@ -251,7 +252,7 @@ async fn check_client<'p>(
     let client = find_or_fetch_client(st, &flow.server, client_id).await?;
     if !client.serves(sid) {
         return Err(OAuthError::new(
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             format!("client {client_id:?} is not registered for MCP server {sid:?}"),
         ));
     }
@@ -642,10 +643,13 @@ pub async fn fetch_cimd(
             secret: None,
             redirect_uris,
             scopes: Vec::new(),
-            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            grant_types: vec![
+                GrantType::AuthorizationCode.to_string(),
+                GrantType::RefreshToken.to_string(),
+            ],
             servers: vec![server.id.clone()],
         },
-        token_endpoint_auth_method: "none".into(),
+        token_endpoint_auth_method: AuthMethod::None,
         origin: ClientOrigin::Cimd,
         issued_at: st.now(),
     })

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::config::ClientType;
 use crate::error::OAuthError;
 use crate::parse::{Params, parse_basic};
+use crate::protocol::AuthMethod;
 use crate::routes::Credential;
 use crate::state::AppState;
 use crate::store::Client;
@@ -52,18 +53,18 @@ pub fn read_params(
 pub struct AuthedClient {
     /// The client.
     pub client: Client,
-    /// `none`, `client_secret_basic` or `client_secret_post`.
-    pub method: &'static str,
+    /// How it authenticated.
+    pub method: AuthMethod,
 }
 
 impl AuthedClient {
     /// The journal's credential label.
     pub fn credential(&self) -> Credential {
-        Credential(match self.method {
-            "client_secret_basic" => "basic",
-            "client_secret_post" => "client_secret_post",
-            _ => "client_id",
-        })
+        match self.method {
+            AuthMethod::ClientSecretBasic => Credential::Basic,
+            AuthMethod::ClientSecretPost => Credential::ClientSecretPost,
+            AuthMethod::None => Credential::ClientId,
+        }
     }
 }
 
@@ -106,7 +107,7 @@ pub fn authenticate(
                 "client_id in the body differs from the Basic credentials",
             ));
         }
-        (id, Some(secret), "client_secret_basic")
+        (id, Some(secret), AuthMethod::ClientSecretBasic)
     } else if let Some(secret) = p.get("client_secret") {
         let id = p
             .get("client_id")
@@ -114,17 +115,17 @@ pub fn authenticate(
         (
             id.to_string(),
             Some(secret.to_string()),
-            "client_secret_post",
+            AuthMethod::ClientSecretPost,
         )
     } else if let Some(id) = p.get("client_id") {
-        (id.to_string(), None, "none")
+        (id.to_string(), None, AuthMethod::None)
     } else {
         return Err(OAuthError::invalid_client(
             "no client authentication: send client_id (public clients) or credentials",
             false,
         ));
     };
-    let is_basic = method == "client_secret_basic";
+    let is_basic = method == AuthMethod::ClientSecretBasic;
     let client =
         st.store().client(&id).cloned().ok_or_else(|| {
             OAuthError::invalid_client(format!("unknown client {id:?}"), is_basic)

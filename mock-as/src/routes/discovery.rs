@@ -12,6 +12,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::error::DescopeError;
+use crate::protocol::{AuthMethod, GrantType};
 use crate::state::AppState;
 
 /// The discovery routes.
@@ -171,11 +172,11 @@ fn common(st: &AppState) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "claims_supported": ["iss", "aud", "iat", "exp", "sub", "name", "email", "email_verified"],
-        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": AuthMethod::ALL,
+        "revocation_endpoint_auth_methods_supported": AuthMethod::ALL,
+        "introspection_endpoint_auth_methods_supported": [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost],
         "code_challenge_methods_supported": ["S256"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": GrantType::ALL,
         "authorization_response_iss_parameter_supported": true,
     })
 }

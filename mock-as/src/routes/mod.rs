@@ -33,9 +33,8 @@ pub mod userinfo;
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// A handler's note on which credential a request used, when the header alone does not say
-/// (`client_secret_post` lives in the body). Set as a response extension.
-#[derive(Debug, Clone)]
-pub struct Credential(pub &'static str);
+/// (`client_secret_post` lives in the body): set a [`Credential`] as a response extension.
+pub use crate::protocol::{Credential, Endpoint};
 
 /// A handler's note for the journal's `detail` (policy decisions), set as a response extension.
 #[derive(Debug, Clone)]
@@ -125,71 +124,71 @@ async fn not_found(req: Request) -> Response {
 }
 
 /// The named endpoint a path belongs to: what faults and journal filters match on.
-pub fn endpoint_of(path: &str) -> &'static str {
+pub fn endpoint_of(path: &str) -> Endpoint {
     if path.starts_with("/_mock/") || path == "/_mock" {
-        "control"
+        Endpoint::Control
     } else if path.ends_with("/.well-known/jwks.json") || path.starts_with("/v2/keys/") {
-        "jwks"
+        Endpoint::Jwks
     } else if path.contains("/.well-known/openid-configuration")
         || path.contains("/.well-known/oauth-authorization-server")
     {
-        "discovery"
+        Endpoint::Discovery
     } else if path.starts_with("/v1/mgmt/mcp/client/") && path.ends_with("/register") {
-        "register"
+        Endpoint::Register
     } else if path.starts_with("/oauth2/") {
         match path.rsplit('/').next().unwrap_or_default() {
             // The consent form belongs to the authorization request it finishes.
-            "authorize" | "consent" => "authorize",
-            "token" => "token",
-            "revoke" => "revoke",
-            "introspect" => "introspect",
-            "userinfo" => "userinfo",
-            _ => "oauth2",
+            "authorize" | "consent" => Endpoint::Authorize,
+            "token" => Endpoint::Token,
+            "revoke" => Endpoint::Revoke,
+            "introspect" => Endpoint::Introspect,
+            "userinfo" => Endpoint::Userinfo,
+            _ => Endpoint::Oauth2,
         }
     } else if path == "/v1/mgmt/license" {
-        "license"
+        Endpoint::License
     } else if path.starts_with("/v1/mgmt/outbound/") || path.starts_with("/v1/outbound/") {
-        "connections"
+        Endpoint::Connections
     } else if path.starts_with("/v1/mgmt/thirdparty/") {
-        "consents"
+        Endpoint::Consents
     } else if path.starts_with("/v1/mgmt/") {
-        "mgmt"
+        Endpoint::Mgmt
     } else if path.starts_with("/_upstream/") {
-        "upstream"
+        Endpoint::Upstream
     } else {
-        "other"
+        Endpoint::Other
     }
 }
 
 /// Classify the Authorization header for the journal.
-fn credential_of(state: &AppState, headers: &HeaderMap) -> &'static str {
+fn credential_of(state: &AppState, headers: &HeaderMap) -> Credential {
     let Some(h) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
         return if headers.contains_key(header::AUTHORIZATION) {
-            "other"
+            Credential::Other
         } else {
-            "none"
+            Credential::None
         };
     };
     if h.trim_start()
         .get(..6)
         .is_some_and(|s| s.eq_ignore_ascii_case("basic "))
     {
-        return "basic";
+        return Credential::Basic;
     }
     let Ok(tok) = parse_bearer(h) else {
-        return "other";
+        return Credential::Other;
     };
     let looks_jwt = |s: &str| s.matches('.').count() == 2;
     match split_project_bearer(tok) {
-        (_, Some(secret)) if state.is_management_key(secret) => "bearer-management-key",
-        (_, Some(secret)) if looks_jwt(secret) => "bearer-project-jwt",
-        (_, Some(_)) => "bearer-project-other",
-        (t, None) if looks_jwt(t) => "bearer-jwt",
-        (t, None) if t == state.pid() => "bearer-project",
-        _ => "bearer-other",
+        (_, Some(secret)) if state.is_management_key(secret) => Credential::BearerManagementKey,
+        (_, Some(secret)) if looks_jwt(secret) => Credential::BearerProjectJwt,
+        (_, Some(_)) => Credential::BearerProjectOther,
+        (t, None) if looks_jwt(t) => Credential::BearerJwt,
+        (t, None) if t == state.pid() => Credential::BearerProject,
+        _ => Credential::BearerOther,
     }
 }
 
@@ -216,14 +215,14 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let endpoint = endpoint_of(&path);
     let mut credential = credential_of(&state, req.headers());
     // The spy upstream records the Authorization header verbatim: the passthrough evidence.
-    let authorization = (endpoint == "upstream").then(|| {
+    let authorization = (endpoint == Endpoint::Upstream).then(|| {
         req.headers()
             .get(header::AUTHORIZATION)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default()
     });
 
-    if endpoint == "control" {
+    if endpoint == Endpoint::Control {
         if let Some(admin) = &state.admin_token {
             let ok = req
                 .headers()
@@ -256,7 +255,8 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let mut unreadable = None;
     let mut body_user = None;
     let mut req = req;
-    if endpoint == "connections" && state.store().faults().iter().any(|f| f.user.is_some()) {
+    if endpoint == Endpoint::Connections && state.store().faults().iter().any(|f| f.user.is_some())
+    {
         let (parts, body) = req.into_parts();
         let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
             Ok(b) => b,
@@ -282,7 +282,9 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
             .into_iter()
             .flatten()
             .collect();
-        state.store().take_fault(&method, &path, endpoint, &users)
+        state
+            .store()
+            .take_fault(&method, &path, endpoint.as_str(), &users)
     };
     let resp = match fault {
         _ if preflight => preflight_response(req.headers()),
@@ -322,7 +324,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         allow_any_origin(&mut resp);
     }
     if let Some(c) = resp.extensions().get::<Credential>() {
-        credential = c.0;
+        credential = *c;
     }
     let status = resp.status().as_u16();
     let outcome = match resp.extensions().get::<OutcomeCode>() {
@@ -335,8 +337,8 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         time_ms: wall_millis(),
         method,
         path,
-        endpoint: endpoint.to_string(),
-        credential: credential.to_string(),
+        endpoint: endpoint.as_str().to_string(),
+        credential: credential.as_str().to_string(),
         status,
         outcome,
         detail: resp
@@ -357,10 +359,11 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
 /// the OAuth surface only. Never the control API (a web page must not drive the mock), the
 /// management and connection APIs, the spy upstream, or `/authorize` and the consent form
 /// (top-level navigations, not fetches).
-fn cors_endpoint(endpoint: &str) -> bool {
+fn cors_endpoint(endpoint: Endpoint) -> bool {
+    use Endpoint::*;
     matches!(
         endpoint,
-        "discovery" | "jwks" | "register" | "token" | "revoke" | "introspect" | "userinfo"
+        Discovery | Jwks | Register | Token | Revoke | Introspect | Userinfo
     )
 }
 

@@ -14,15 +14,16 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use crate::config::{ClientConfig, ClientType, GRANT_TYPES, check_redirect_uri};
-use crate::error::{OAuthError, no_store};
+use crate::config::{ClientConfig, ClientType, check_redirect_uri};
+use crate::error::{ErrorCode, OAuthError, no_store};
 use crate::parse::parse_scope;
+use crate::protocol::{AuthMethod, GrantType};
 use crate::state::AppState;
 use crate::store::{Client, ClientOrigin};
 use crate::tokens::random_id;
 
 fn meta(m: impl Into<String>) -> OAuthError {
-    OAuthError::new("invalid_client_metadata", m)
+    OAuthError::new(ErrorCode::InvalidClientMetadata, m)
 }
 
 /// Metadata fields echoed back as sent (RFC 7591 §2); others are ignored (§2: "MUST ignore").
@@ -76,7 +77,7 @@ fn do_register(st: &AppState, pid: &str, sid: &str, body: &[u8]) -> Result<Value
         })?;
     if !server.dcr {
         return Err(OAuthError::new(
-            "access_denied",
+            ErrorCode::AccessDenied,
             format!("dynamic client registration is disabled for MCP server {sid:?}"),
         )
         .with_status(StatusCode::FORBIDDEN));
@@ -86,13 +87,13 @@ fn do_register(st: &AppState, pid: &str, sid: &str, body: &[u8]) -> Result<Value
     let o = v
         .as_object()
         .ok_or_else(|| meta("the body must be a JSON object"))?;
-    let grant_types =
-        strings(o, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
+    let grant_types = strings(o, "grant_types")?
+        .unwrap_or_else(|| vec![GrantType::AuthorizationCode.to_string()]);
     for g in &grant_types {
-        if !GRANT_TYPES.contains(&g.as_str()) {
+        if GrantType::parse(g).is_none() {
             return Err(meta(format!(
                 "grant_types: {g:?} is not one of {}",
-                GRANT_TYPES.join(", ")
+                GrantType::list()
             )));
         }
     }
@@ -112,27 +113,26 @@ fn do_register(st: &AppState, pid: &str, sid: &str, body: &[u8]) -> Result<Value
     let redirect_uris = strings(o, "redirect_uris")?.unwrap_or_default();
     if wants_code && redirect_uris.is_empty() {
         return Err(OAuthError::new(
-            "invalid_redirect_uri",
+            ErrorCode::InvalidRedirectUri,
             "redirect_uris is required for the authorization_code grant",
         ));
     }
     for r in &redirect_uris {
-        check_redirect_uri(r).map_err(|m| OAuthError::new("invalid_redirect_uri", m))?;
+        check_redirect_uri(r).map_err(|m| OAuthError::new(ErrorCode::InvalidRedirectUri, m))?;
     }
     let method = match o.get("token_endpoint_auth_method") {
-        None | Some(Value::Null) => "client_secret_basic".to_string(),
-        Some(Value::String(m))
-            if ["none", "client_secret_basic", "client_secret_post"].contains(&m.as_str()) =>
-        {
-            m.clone()
-        }
-        Some(m) => {
-            return Err(meta(format!(
-                "token_endpoint_auth_method {m} is not supported (none, client_secret_basic, client_secret_post)"
-            )));
-        }
+        None | Some(Value::Null) => AuthMethod::ClientSecretBasic,
+        Some(m) => match m.as_str().and_then(AuthMethod::parse) {
+            Some(m) => m,
+            None => {
+                return Err(meta(format!(
+                    "token_endpoint_auth_method {m} is not supported ({})",
+                    AuthMethod::list()
+                )));
+            }
+        },
     };
-    let kind = if method == "none" {
+    let kind = if method == AuthMethod::None {
         ClientType::Public
     } else {
         ClientType::Confidential
@@ -173,7 +173,7 @@ fn do_register(st: &AppState, pid: &str, sid: &str, body: &[u8]) -> Result<Value
             grant_types: grant_types.clone(),
             servers: vec![sid.to_string()],
         },
-        token_endpoint_auth_method: method.clone(),
+        token_endpoint_auth_method: method,
         origin: ClientOrigin::Dcr,
         issued_at: now,
     };

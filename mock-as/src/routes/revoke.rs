@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::error::{OAuthError, no_store};
+use crate::error::{ErrorCode, OAuthError, no_store};
 use crate::parse::{parse_bearer, split_project_bearer};
 use crate::routes::Credential;
 use crate::routes::client_auth::{authenticate, read_params};
@@ -62,7 +62,7 @@ fn revoke(st: AppState, headers: HeaderMap, body: Bytes) -> Response {
     if let Some(rt) = rt {
         if rt.client_id != client_id {
             return OAuthError::new(
-                "unauthorized_client",
+                ErrorCode::UnauthorizedClient,
                 "the token was issued to another client",
             )
             .into_response();
@@ -73,7 +73,7 @@ fn revoke(st: AppState, headers: HeaderMap, body: Bytes) -> Response {
         // Expired, foreign or garbage tokens fall through: nothing to revoke, still 200.
         if c.get("client_id").and_then(Value::as_str) != Some(client_id.as_str()) {
             return OAuthError::new(
-                "unauthorized_client",
+                ErrorCode::UnauthorizedClient,
                 "the token was issued to another client",
             )
             .into_response();
@@ -123,7 +123,7 @@ fn introspect(st: AppState, headers: HeaderMap, body: Bytes) -> Response {
     let cred = match bearer {
         Some(tok) => match split_project_bearer(tok) {
             (pid, Some(secret)) if pid == st.pid() && st.is_management_key(secret) => {
-                Credential("bearer-management-key")
+                Credential::BearerManagementKey
             }
             _ => {
                 return OAuthError::invalid_client(

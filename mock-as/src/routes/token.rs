@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::config::{ClientType, McpServer, STANDARD_SCOPES, User};
-use crate::error::{OAuthError, no_store};
+use crate::error::{ErrorCode, OAuthError, no_store};
 use crate::parse::{Params, check_verifier, parse_scope, s256};
+use crate::protocol::GrantType;
 use crate::routes::client_auth::{AuthedClient, authenticate, read_params};
 use crate::state::AppState;
 use crate::store::{Client, ClientOrigin, RefreshToken};
@@ -163,7 +164,7 @@ pub fn issue_access_token(
         c.remove(k);
     }
     let jwt = sign(&st.keys(), &c, i.flaw).map_err(|e| {
-        OAuthError::new("server_error", format!("signing failed: {}", e.0))
+        OAuthError::new(ErrorCode::ServerError, format!("signing failed: {}", e.0))
             .with_status(StatusCode::INTERNAL_SERVER_ERROR)
     })?;
     let jti = c
@@ -240,24 +241,23 @@ fn grant(
     let gt = p
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    if !authed.client.cfg.grant_types.iter().any(|g| g == gt)
-        && crate::config::GRANT_TYPES.contains(&gt)
-    {
+    let known = GrantType::parse(gt);
+    if known.is_some() && !authed.client.cfg.grant_types.iter().any(|g| g == gt) {
         return Err(OAuthError::new(
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             format!(
                 "client {:?} may not use the {gt} grant",
                 authed.client.cfg.id
             ),
         ));
     }
-    match gt {
-        "authorization_code" => code_grant(st, sid, p, authed),
-        "refresh_token" => refresh_grant(st, sid, p, authed),
-        "client_credentials" => client_credentials(st, sid, p, authed),
-        other => Err(OAuthError::new(
-            "unsupported_grant_type",
-            format!("grant_type {other:?} is not supported"),
+    match known {
+        Some(GrantType::AuthorizationCode) => code_grant(st, sid, p, authed),
+        Some(GrantType::RefreshToken) => refresh_grant(st, sid, p, authed),
+        Some(GrantType::ClientCredentials) => client_credentials(st, sid, p, authed),
+        None => Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("grant_type {gt:?} is not supported"),
         )),
     }
 }
@@ -365,7 +365,7 @@ fn code_grant(
         Some(r) if code.resources.iter().any(|c| c == r) => Some(r.to_string()),
         Some(r) => {
             return Err(OAuthError::new(
-                "invalid_target",
+                ErrorCode::InvalidTarget,
                 format!("resource {r:?} was not part of the authorization request"),
             ));
         }
@@ -397,7 +397,7 @@ fn code_grant(
         .cfg
         .grant_types
         .iter()
-        .any(|g| g == "refresh_token")
+        .any(|g| g == GrantType::RefreshToken.as_str())
         .then(|| {
             let rt = random_id();
             st.store().put_refresh_token(
@@ -479,7 +479,7 @@ fn refresh_grant(
         };
         if !same {
             return Err(OAuthError::new(
-                "invalid_target",
+                ErrorCode::InvalidTarget,
                 format!("resource {r:?} differs from the original grant"),
             ));
         }
@@ -530,7 +530,7 @@ fn client_credentials(
 ) -> Result<Value, OAuthError> {
     if authed.client.cfg.kind != ClientType::Confidential {
         return Err(OAuthError::new(
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             "client_credentials needs a confidential client",
         ));
     }
@@ -551,7 +551,7 @@ fn client_credentials(
     let client = &authed.client;
     if !client.serves(&sid) {
         return Err(OAuthError::new(
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             format!("client {:?} may not use MCP server {sid:?}", client.cfg.id),
         ));
     }
@@ -575,7 +575,7 @@ fn client_credentials(
         && !names_server(server, r)
     {
         return Err(OAuthError::new(
-            "invalid_target",
+            ErrorCode::InvalidTarget,
             format!(
                 "resource {r:?} does not name MCP server {sid:?} ({})",
                 server.url

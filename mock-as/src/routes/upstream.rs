@@ -158,8 +158,7 @@ fn handle(
     };
     let mut r = (status, axum::Json(answer)).into_response();
     r.extensions_mut().insert(Passthrough(false));
-    r.extensions_mut()
-        .insert(Credential("bearer-connection-token"));
+    r.extensions_mut().insert(Credential::BearerConnectionToken);
     r.extensions_mut().insert(JournalDetail(format!(
         "connection token {} of app {:?}",
         t.id, t.app_id

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::parse::parse_bearer;
 use crate::state::AppState;
 use crate::tokens::verify;
@@ -33,7 +33,7 @@ pub async fn generic(State(st): State<AppState>, headers: HeaderMap) -> Response
 
 /// RFC 6750 §3: 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
 fn invalid_token(msg: &str) -> Response {
-    let mut r = OAuthError::new("invalid_token", msg)
+    let mut r = OAuthError::new(ErrorCode::InvalidToken, msg)
         .with_status(StatusCode::UNAUTHORIZED)
         .into_response();
     let ch = format!(

@@ -10,7 +10,7 @@ pub use records::*;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use crate::config::{ClientType, Config, User};
+use crate::config::{Config, User};
 use crate::policy::Rule;
 
 /// All mutable state.
@@ -87,15 +87,11 @@ impl Store {
             s.connections.insert(t.id.clone(), t);
         }
         for c in &cfg.clients {
-            let method = match c.kind {
-                ClientType::Public => "none",
-                ClientType::Confidential => "client_secret_basic",
-            };
             s.clients.insert(
                 c.id.clone(),
                 Client {
                     cfg: c.clone(),
-                    token_endpoint_auth_method: method.into(),
+                    token_endpoint_auth_method: c.kind.default_auth_method(),
                     origin: ClientOrigin::Config,
                     issued_at: 0,
                 },

@@ -26,8 +26,8 @@ pub struct Client {
     /// Its configuration (shared shape with `[[clients]]`).
     #[serde(flatten)]
     pub cfg: ClientConfig,
-    /// RFC 7591 `token_endpoint_auth_method`: `none`, `client_secret_basic` or `client_secret_post`.
-    pub token_endpoint_auth_method: String,
+    /// RFC 7591 `token_endpoint_auth_method`.
+    pub token_endpoint_auth_method: crate::protocol::AuthMethod,
     /// Where it came from.
     pub origin: ClientOrigin,
     /// RFC 7591 `client_id_issued_at`.

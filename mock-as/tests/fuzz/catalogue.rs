@@ -355,9 +355,8 @@ pub(crate) const FLAWS: &[&str] = &[
 
 /// Fault endpoint names: the real ones (from the control API) plus two it must refuse.
 pub(crate) fn endpoints() -> Vec<&'static str> {
-    mock_as::routes::control::ENDPOINTS
-        .iter()
-        .copied()
+    mock_as::protocol::Endpoint::faultable()
+        .map(mock_as::protocol::Endpoint::as_str)
         .chain(["control", "bogus"])
         .collect()
 }

@@ -106,8 +106,8 @@ pub(super) fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Desco
 
 pub(super) fn credential(c: &Result<Caller, DescopeError>) -> Credential {
     match c {
-        Ok(Caller::Management) => Credential("bearer-management-key"),
-        Ok(Caller::User { .. }) => Credential("bearer-project-jwt"),
-        Err(_) => Credential("bearer-invalid"),
+        Ok(Caller::Management) => Credential::BearerManagementKey,
+        Ok(Caller::User { .. }) => Credential::BearerProjectJwt,
+        Err(_) => Credential::BearerInvalid,
     }
 }

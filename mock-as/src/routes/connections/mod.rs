@@ -281,7 +281,6 @@ fn mgmt_response(result: Result<Value, DescopeError>) -> Response {
         Ok(v) => axum::Json(v).into_response(),
         Err(e) => e.into_response(),
     };
-    r.extensions_mut()
-        .insert(Credential("bearer-management-key"));
+    r.extensions_mut().insert(Credential::BearerManagementKey);
     r
 }

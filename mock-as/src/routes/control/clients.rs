@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use serde_json::json;
 
 use super::{R, ok};
-use crate::config::{ClientConfig, ClientType, check_client};
+use crate::config::{ClientConfig, check_client};
 use crate::error::MockError;
 use crate::state::AppState;
 use crate::store::{Client, ClientOrigin};
@@ -35,13 +35,9 @@ pub(super) async fn create_client(State(st): State<AppState>, Json(c): Json<Clie
             format!("id: client {:?} exists", c.id),
         ));
     }
-    let method = match c.kind {
-        ClientType::Public => "none",
-        ClientType::Confidential => "client_secret_basic",
-    };
     let client = Client {
+        token_endpoint_auth_method: c.kind.default_auth_method(),
         cfg: c,
-        token_endpoint_auth_method: method.into(),
         origin: ClientOrigin::Control,
         issued_at: st.now(),
     };

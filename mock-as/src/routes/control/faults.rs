@@ -9,27 +9,17 @@ use serde_json::json;
 
 use super::{R, ok};
 use crate::error::MockError;
+use crate::protocol::Endpoint;
 use crate::state::AppState;
 use crate::store::Fault;
 
-/// Named endpoints faults and journal filters accept.
-pub const ENDPOINTS: &[&str] = &[
-    "discovery",
-    "jwks",
-    "register",
-    "authorize",
-    "token",
-    "revoke",
-    "introspect",
-    "userinfo",
-    "license",
-    "connections",
-    "consents",
-    "mgmt",
-    "upstream",
-    "oauth2",
-    "other",
-];
+/// The endpoint names a fault accepts, comma-separated.
+fn endpoint_names() -> String {
+    Endpoint::faultable()
+        .map(Endpoint::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub(super) async fn list_faults(State(st): State<AppState>) -> R {
     let f = st.store().faults().to_vec();
@@ -40,18 +30,15 @@ pub(super) async fn arm_fault(State(st): State<AppState>, Json(f): Json<Fault>) 
     if f.endpoint.is_none() && f.path_prefix.is_none() {
         return Err(MockError::bad(
             "invalid_fault",
-            format!(
-                "send endpoint (one of {}) or path_prefix",
-                ENDPOINTS.join(", ")
-            ),
+            format!("send endpoint (one of {}) or path_prefix", endpoint_names()),
         ));
     }
     if let Some(e) = &f.endpoint
-        && !ENDPOINTS.contains(&e.as_str())
+        && !Endpoint::faultable().any(|x| x.as_str() == e)
     {
         return Err(MockError::bad(
             "invalid_fault",
-            format!("endpoint: {e:?} is not one of {}", ENDPOINTS.join(", ")),
+            format!("endpoint: {e:?} is not one of {}", endpoint_names()),
         ));
     }
     if f.status.is_none() && f.delay_ms.is_none() {

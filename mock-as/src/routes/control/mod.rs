@@ -33,7 +33,6 @@ mod ui;
 mod users;
 
 pub use clock::MAX_CLOCK_OFFSET_SECS;
-pub use faults::ENDPOINTS;
 
 /// The control routes, nested under `/_mock`.
 pub fn routes() -> Router<AppState> {

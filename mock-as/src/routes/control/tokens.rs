@@ -106,7 +106,7 @@ pub(super) async fn mint(State(st): State<AppState>, Json(m): Json<MintRequest>)
     )
     .map_err(|e| MockError {
         status: e.status,
-        error: e.error,
+        error: e.error.as_str().to_string(),
         message: e.description,
     })?;
     let header: Value = jwt
