@@ -40,6 +40,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod issue;
 pub mod keys;
 pub mod model;
 pub mod parse;

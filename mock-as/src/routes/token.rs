@@ -1,22 +1,23 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; OAuth 2.1 §4.3.1 refresh rotation;
 //! RFC 7636 §4.6 PKCE; RFC 8707 §2.2 resource), plus what a client may ask of a server (the
-//! authorization endpoint shares it) and access-token issuing (the control API shares it).
+//! authorization endpoint shares it). Access tokens are composed and signed in [`crate::issue`].
 //! Reading the request and authenticating the client are in [`crate::routes::client_auth`].
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::config::{ClientType, McpServer, STANDARD_SCOPES, User};
+use crate::config::{ClientType, McpServer, STANDARD_SCOPES};
 use crate::error::{ErrorCode, OAuthError, no_store};
+use crate::issue::{Issue, issue_access_token};
 use crate::parse::{Params, check_verifier, parse_scope, s256};
 use crate::protocol::GrantType;
 use crate::routes::client_auth::{AuthedClient, authenticate, read_params};
 use crate::state::AppState;
 use crate::store::{Client, ClientOrigin, RefreshToken};
-use crate::tokens::{ClaimsInput, Flaw, IssuerStyle, SIBLING_PROJECT_ID, claims, random_id, sign};
+use crate::tokens::{IssuerStyle, random_id};
 
 /// Whether `r` names the server (RFC 8707): URL-equal to its `url`.
 pub fn names_server(server: &McpServer, r: &str) -> bool {
@@ -63,119 +64,12 @@ pub fn default_scopes(client: &Client, server: &McpServer) -> Vec<String> {
         .collect()
 }
 
-/// What to put in a token.
-#[derive(Debug)]
-pub struct Issue<'a> {
-    /// The server.
-    pub server: &'a McpServer,
-    /// Which issuer signs (the server entry's own by default).
-    pub style: IssuerStyle,
-    /// `sub`.
-    pub sub: &'a str,
-    /// The client.
-    pub client_id: &'a str,
-    /// Scopes.
-    pub scopes: &'a [String],
-    /// RFC 8707 resource.
-    pub resource: Option<&'a str>,
-    /// The user.
-    pub user: Option<&'a User>,
-    /// `dct`.
-    pub tenant: Option<&'a str>,
-    /// The session to bind the token to.
-    pub session: Option<&'a str>,
-    /// Lifetime override.
-    pub ttl: Option<i64>,
-    /// A deliberate defect.
-    pub flaw: Option<Flaw>,
-    /// Claims merged last (control API).
-    pub extra: Option<&'a Map<String, Value>>,
-    /// Claims removed after the merge (control API).
-    pub remove: &'a [String],
-}
-
 /// The issuer style of a grant (the authorization request's endpoints chose it).
 fn session_style(st: &AppState, session_id: &str) -> IssuerStyle {
     st.store()
         .session(session_id)
         .map(|s| s.issuer_style)
         .unwrap_or_default()
-}
-
-/// Compose, sign and record an access token. Returns the JWT and its claims.
-pub fn issue_access_token(
-    st: &AppState,
-    i: &Issue<'_>,
-) -> Result<(String, Map<String, Value>), OAuthError> {
-    let now = st.now();
-    let input = ClaimsInput {
-        server: i.server,
-        issuer: st.issuer_of(i.style, &i.server.id),
-        project_audience: i.style.project_audience(),
-        project_id: st.pid(),
-        sub: i.sub,
-        client_id: i.client_id,
-        scopes: i.scopes,
-        resource: i.resource,
-        user: i.user,
-        tenant: i.tenant,
-        now,
-        ttl: i.ttl.unwrap_or(i.server.access_token_ttl as i64),
-    };
-    let mut c = claims(&input);
-    if let Some(flaw) = i.flaw {
-        // Another server entry of the project; with none configured, a stand-in on the same
-        // origin (so the flaw still yields a token for another server, never a valid one).
-        let sibling = if flaw != Flaw::SiblingAud {
-            None
-        } else if i.style.project_audience() {
-            // Every app of a project shares a project-level issuer and `aud`: the counterpart
-            // is a genuine-looking token of another project (signed by our key, a stand-in
-            // for that project's).
-            let mut s = Map::new();
-            s.insert(
-                "iss".into(),
-                json!(i.style.issuer(&st.base_url, SIBLING_PROJECT_ID, "")),
-            );
-            s.insert("aud".into(), json!([SIBLING_PROJECT_ID]));
-            Some(s)
-        } else {
-            let sib = st
-                .servers()
-                .into_iter()
-                .find(|s| s.id != i.server.id)
-                .unwrap_or_else(|| std::sync::Arc::new(i.server.stand_in_sibling()));
-            let sib_input = ClaimsInput {
-                server: &sib,
-                issuer: st.issuer(&sib.id),
-                resource: None,
-                ..input
-            };
-            Some(claims(&sib_input))
-        };
-        crate::tokens::apply_claim_flaw(&mut c, flaw, now, sibling);
-    }
-    if let Some(extra) = i.extra {
-        for (k, v) in extra {
-            c.insert(k.clone(), v.clone());
-        }
-    }
-    for k in i.remove {
-        c.remove(k);
-    }
-    let jwt = sign(&st.keys(), &c, i.flaw).map_err(|e| {
-        OAuthError::new(ErrorCode::ServerError, format!("signing failed: {}", e.0))
-            .with_status(StatusCode::INTERNAL_SERVER_ERROR)
-    })?;
-    let jti = c
-        .get("jti")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let exp = c.get("exp").and_then(Value::as_i64).unwrap_or(now + 3600);
-    st.store()
-        .record(&jti, i.session, i.user.map(|u| u.id.as_str()), exp, now);
-    Ok((jwt, c))
 }
 
 /// `POST /oauth2/v1/apps/agentic/{pid}/{sid}/token`.

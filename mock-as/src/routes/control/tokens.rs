@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{R, ok};
 use crate::error::MockError;
-use crate::routes::token::{Issue, issue_access_token};
+use crate::issue::{Issue, issue_access_token};
 use crate::state::AppState;
 use crate::tokens::{Flaw, IssuerStyle};
 

@@ -1,0 +1,120 @@
+//! Access-token issuing: compose the claims for a server entry and an issuer style, apply a
+//! deliberate flaw, sign with the active key and remember the token for revocation. The token
+//! endpoint's grants and the control API's mint both come here. It needs the running state (mock
+//! time, keys, the store), so it sits above [`crate::state`]; [`crate::tokens`] below it holds
+//! the pure parts (claims, flaws, signing).
+
+use axum::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::config::{McpServer, User};
+use crate::error::{ErrorCode, OAuthError};
+use crate::state::AppState;
+use crate::tokens::{ClaimsInput, Flaw, IssuerStyle, SIBLING_PROJECT_ID, claims, sign};
+
+/// What to put in a token.
+#[derive(Debug)]
+pub struct Issue<'a> {
+    /// The server.
+    pub server: &'a McpServer,
+    /// Which issuer signs (the server entry's own by default).
+    pub style: IssuerStyle,
+    /// `sub`.
+    pub sub: &'a str,
+    /// The client.
+    pub client_id: &'a str,
+    /// Scopes.
+    pub scopes: &'a [String],
+    /// RFC 8707 resource.
+    pub resource: Option<&'a str>,
+    /// The user.
+    pub user: Option<&'a User>,
+    /// `dct`.
+    pub tenant: Option<&'a str>,
+    /// The session to bind the token to.
+    pub session: Option<&'a str>,
+    /// Lifetime override.
+    pub ttl: Option<i64>,
+    /// A deliberate defect.
+    pub flaw: Option<Flaw>,
+    /// Claims merged last (control API).
+    pub extra: Option<&'a Map<String, Value>>,
+    /// Claims removed after the merge (control API).
+    pub remove: &'a [String],
+}
+
+/// Compose, sign and record an access token. Returns the JWT and its claims.
+pub fn issue_access_token(
+    st: &AppState,
+    i: &Issue<'_>,
+) -> Result<(String, Map<String, Value>), OAuthError> {
+    let now = st.now();
+    let input = ClaimsInput {
+        server: i.server,
+        issuer: st.issuer_of(i.style, &i.server.id),
+        project_audience: i.style.project_audience(),
+        project_id: st.pid(),
+        sub: i.sub,
+        client_id: i.client_id,
+        scopes: i.scopes,
+        resource: i.resource,
+        user: i.user,
+        tenant: i.tenant,
+        now,
+        ttl: i.ttl.unwrap_or(i.server.access_token_ttl as i64),
+    };
+    let mut c = claims(&input);
+    if let Some(flaw) = i.flaw {
+        // Another server entry of the project; with none configured, a stand-in on the same
+        // origin (so the flaw still yields a token for another server, never a valid one).
+        let sibling = if flaw != Flaw::SiblingAud {
+            None
+        } else if i.style.project_audience() {
+            // Every app of a project shares a project-level issuer and `aud`: the counterpart
+            // is a genuine-looking token of another project (signed by our key, a stand-in
+            // for that project's).
+            let mut s = Map::new();
+            s.insert(
+                "iss".into(),
+                json!(i.style.issuer(&st.base_url, SIBLING_PROJECT_ID, "")),
+            );
+            s.insert("aud".into(), json!([SIBLING_PROJECT_ID]));
+            Some(s)
+        } else {
+            let sib = st
+                .servers()
+                .into_iter()
+                .find(|s| s.id != i.server.id)
+                .unwrap_or_else(|| std::sync::Arc::new(i.server.stand_in_sibling()));
+            let sib_input = ClaimsInput {
+                server: &sib,
+                issuer: st.issuer(&sib.id),
+                resource: None,
+                ..input
+            };
+            Some(claims(&sib_input))
+        };
+        crate::tokens::apply_claim_flaw(&mut c, flaw, now, sibling);
+    }
+    if let Some(extra) = i.extra {
+        for (k, v) in extra {
+            c.insert(k.clone(), v.clone());
+        }
+    }
+    for k in i.remove {
+        c.remove(k);
+    }
+    let jwt = sign(&st.keys(), &c, i.flaw).map_err(|e| {
+        OAuthError::new(ErrorCode::ServerError, format!("signing failed: {}", e.0))
+            .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+    })?;
+    let jti = c
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let exp = c.get("exp").and_then(Value::as_i64).unwrap_or(now + 3600);
+    st.store()
+        .record(&jti, i.session, i.user.map(|u| u.id.as_str()), exp, now);
+    Ok((jwt, c))
+}
