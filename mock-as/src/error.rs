@@ -18,6 +18,10 @@ pub use crate::protocol::ErrorCode;
 #[derive(Debug, Clone)]
 pub struct OutcomeCode(pub String);
 
+/// A handler's note for the journal's `detail` (policy decisions), set as a response extension.
+#[derive(Debug, Clone)]
+pub struct JournalDetail(pub String);
+
 /// An RFC 6749 §5.2 / RFC 7591 §3.2.2 error response.
 #[derive(Debug, Clone)]
 pub struct OAuthError {
@@ -29,6 +33,8 @@ pub struct OAuthError {
     pub description: String,
     /// `WWW-Authenticate` for 401 answers to HTTP Basic authentication (RFC 6749 §5.2).
     pub www_authenticate: Option<String>,
+    /// For the journal's `detail`: the policy rule that refused, say. Not in the body.
+    pub detail: Option<String>,
 }
 
 impl OAuthError {
@@ -39,6 +45,7 @@ impl OAuthError {
             error,
             description: description.into(),
             www_authenticate: None,
+            detail: None,
         }
     }
     /// RFC 6749 §5.2 `invalid_request`.
@@ -60,7 +67,13 @@ impl OAuthError {
             error: ErrorCode::InvalidClient,
             description: description.into(),
             www_authenticate: basic.then(|| "Basic realm=\"mock-as\"".to_string()),
+            detail: None,
         }
+    }
+    /// Note why, for the journal's `detail`.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
     /// Replace the status.
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -81,6 +94,9 @@ impl IntoResponse for OAuthError {
         }
         resp.extensions_mut()
             .insert(OutcomeCode(self.error.as_str().to_string()));
+        if let Some(d) = self.detail {
+            resp.extensions_mut().insert(JournalDetail(d));
+        }
         resp
     }
 }

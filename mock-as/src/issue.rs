@@ -118,3 +118,61 @@ pub fn issue_access_token(
         .record(&jti, i.session, i.user.map(|u| u.id.as_str()), exp, now);
     Ok((jwt, c))
 }
+
+/// Why a bearer is not a live access token this mock-as issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotIssued {
+    /// Not a JWT we signed, or malformed.
+    Invalid(String),
+    /// Past its `exp` (mock time).
+    Expired,
+    /// Signed by our keys but for an issuer outside this project.
+    ForeignIssuer(String),
+    /// Revoked itself, or its session was.
+    Revoked,
+}
+
+impl std::fmt::Display for NotIssued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotIssued::Invalid(m) => write!(f, "not a valid access token: {m}"),
+            NotIssued::Expired => f.write_str("the access token has expired"),
+            NotIssued::ForeignIssuer(iss) => {
+                write!(
+                    f,
+                    "the access token's issuer {iss:?} is not of this project"
+                )
+            }
+            NotIssued::Revoked => {
+                f.write_str("the access token (or the session it belongs to) was revoked")
+            }
+        }
+    }
+}
+
+/// Verify an access token as one this mock-as issued and still honours: signature with a
+/// published key, `exp` on mock time, an issuer of this project (any server entry's agentic
+/// issuer, the Inbound App issuer, the project issuer), not revoked. Connection fetches and
+/// token exchange (RFC 8693 §2.1 `subject_token`) both ask this.
+pub fn verify_issued(st: &AppState, token: &str) -> Result<Map<String, Value>, NotIssued> {
+    let claims = crate::tokens::verify(&st.keys(), token, st.now()).map_err(|e| match e {
+        crate::tokens::VerifyError::Expired => NotIssued::Expired,
+        other => NotIssued::Invalid(other.to_string()),
+    })?;
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let agentic = format!("{}/v1/apps/agentic/{}/", st.base_url, st.pid());
+    if !(iss.starts_with(&agentic) || st.is_own_issuer(iss)) {
+        return Err(NotIssued::ForeignIssuer(iss.to_string()));
+    }
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if st.store().is_revoked(jti) {
+        return Err(NotIssued::Revoked);
+    }
+    Ok(claims)
+}

@@ -31,6 +31,10 @@ pub struct Rule {
     /// The request must be in one of these tenants.
     #[serde(default)]
     pub tenants: Vec<String>,
+    /// Token Exchange Policies: the target resources (MCP server URLs) the rule allows
+    /// exchanging into. Empty = any configured server; only token exchange names resources.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 /// `[[users]]`.

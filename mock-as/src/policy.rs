@@ -22,6 +22,8 @@ pub struct Subject<'a> {
     pub tenant: Option<&'a str>,
     /// The outbound app asked for (Connections Policies), if any.
     pub app: Option<&'a str>,
+    /// The target resource asked for (Token Exchange Policies), if any.
+    pub resource: Option<&'a str>,
 }
 
 /// The answer for one item.
@@ -60,6 +62,13 @@ impl Rule {
                 .is_some_and(|a| self.apps.iter().any(|x| x == a))
         {
             return Some(format!("is limited to the apps {:?}", self.apps));
+        }
+        if !self.resources.is_empty()
+            && !subject
+                .resource
+                .is_some_and(|r| self.resources.iter().any(|x| x == r))
+        {
+            return Some(format!("is limited to the resources {:?}", self.resources));
         }
         if !self.tenants.is_empty()
             && !subject
@@ -111,7 +120,11 @@ pub fn decide(rules: &[Rule], subject: &Subject<'_>, item: Option<&str>) -> Deci
             Some(m)
                 if r.covers(item)
                     && (r.apps.is_empty()
-                        || subject.app.is_some_and(|a| r.apps.iter().any(|x| x == a))) =>
+                        || subject.app.is_some_and(|a| r.apps.iter().any(|x| x == a)))
+                    && (r.resources.is_empty()
+                        || subject
+                            .resource
+                            .is_some_and(|x| r.resources.iter().any(|y| y == x))) =>
             {
                 why.push(format!("{} {m}", r.label(i)))
             }
@@ -164,6 +177,7 @@ mod tests {
             client: None,
             tenant: None,
             app: None,
+            resource: None,
         };
         assert!(decide(&rules(), &s, Some("read")).allowed);
         let d = decide(&rules(), &s, Some("admin"));
@@ -178,6 +192,7 @@ mod tests {
             client: None,
             tenant: None,
             app: None,
+            resource: None,
         };
         assert!(decide(&rules(), &s, Some("admin")).allowed);
         assert!(decide(&[], &s, Some("anything")).allowed);
@@ -218,6 +233,7 @@ mod connection_rule_tests {
             client: None,
             tenant,
             app,
+            resource: None,
         };
         assert!(decide(&r, &s(Some("T1"), Some("cal")), Some("x")).allowed);
         assert!(decide(&r, &s(Some("T1"), Some("cal")), None).allowed);

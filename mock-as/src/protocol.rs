@@ -56,7 +56,7 @@ macro_rules! named {
 }
 
 named! {
-    /// The grant types mock-as's token endpoints serve (RFC 6749 §4.1.3, §4.4, §6).
+    /// The grant types mock-as's token endpoints serve (RFC 6749 §4.1.3, §4.4, §6; RFC 8693).
     GrantType {
         /// RFC 6749 §4.1.3.
         AuthorizationCode = "authorization_code",
@@ -64,6 +64,8 @@ named! {
         RefreshToken = "refresh_token",
         /// RFC 6749 §4.4.
         ClientCredentials = "client_credentials",
+        /// RFC 8693 §2.1 token exchange.
+        TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange",
     }
 }
 

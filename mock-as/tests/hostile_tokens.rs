@@ -434,6 +434,10 @@ async fn sibling_aud_without_a_second_server_uses_a_same_origin_stand_in() {
         &mock_as::config::DEFAULT_TOML[..start],
         &mock_as::config::DEFAULT_TOML[end + 1..]
     );
+    // The default's Token Exchange Policy targets MS2notes: it goes with it.
+    let mut table: toml::Table = text.parse().expect("toml");
+    table.remove("token_exchange_policy");
+    let text = toml::to_string(&table).expect("toml");
     let cfg = mock_as::Config::parse(&text, "one-server.toml", None).expect("one-server config");
     assert_eq!(cfg.mcp_servers.len(), 1);
     let m = Mock::start_with(cfg, None).await;

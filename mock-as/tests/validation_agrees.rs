@@ -192,6 +192,36 @@ fn cases() -> Vec<Case> {
             state: "/_mock/policies",
         },
         Case {
+            what: "a Token Exchange Policy rule targeting a resource that is no server",
+            edit: |t| {
+                entry(t, "token_exchange_policy", 0).insert(
+                    "resources".into(),
+                    toml::Value::Array(vec!["https://nowhere.example/mcp".into()]),
+                );
+            },
+            field: "token_exchange_policy[0].resources",
+            method: "PUT",
+            path: "/_mock/policies/token-exchange",
+            body: || json!([{"name": "x", "resources": ["https://nowhere.example/mcp"]}]),
+            api_field: "[0].resources",
+            state: "/_mock/policies",
+        },
+        Case {
+            what: "a Connections Policy rule naming resources (only token exchange targets them)",
+            edit: |t| {
+                entry(t, "connection_policy", 0).insert(
+                    "resources".into(),
+                    toml::Value::Array(vec!["http://127.0.0.1:8002/mcp".into()]),
+                );
+            },
+            field: "connection_policy[0].resources",
+            method: "PUT",
+            path: "/_mock/policies/connections",
+            body: || json!([{"name": "x", "resources": ["http://127.0.0.1:8002/mcp"]}]),
+            api_field: "[0].resources",
+            state: "/_mock/policies",
+        },
+        Case {
             what: "an MCP Server Policy rule naming an unknown tenant",
             edit: |t| {
                 let s = entry(t, "mcp_servers", 0);

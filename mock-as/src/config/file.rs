@@ -45,6 +45,10 @@ pub struct Config {
     /// access token. Empty = everything allowed.
     #[serde(default)]
     pub connection_policy: Vec<Rule>,
+    /// The Token Exchange Policy: allow-only rules for RFC 8693 token exchange into another
+    /// server's token. Empty = every exchange refused (Descope: governed only by policies).
+    #[serde(default)]
+    pub token_exchange_policy: Vec<Rule>,
     /// Where the configuration came from (file path or embedded), for messages; not in TOML.
     #[serde(skip)]
     pub source: String,

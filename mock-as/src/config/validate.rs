@@ -103,8 +103,8 @@ impl Config {
         self.validate_connections(&uids, &tids)
     }
 
-    /// `[[outbound_apps]]`, `[[connections]]`, `[[connection_policy]]`, and no `apps` in consent
-    /// policies.
+    /// `[[outbound_apps]]`, `[[connections]]`, `[[connection_policy]]`,
+    /// `[[token_exchange_policy]]`, and no `apps` in consent policies.
     fn validate_connections(
         &self,
         uids: &HashSet<&str>,
@@ -130,10 +130,20 @@ impl Config {
             tenants: tids,
             apps: &apps,
             server: None,
+            resources: None,
         };
         for (i, r) in self.connection_policy.iter().enumerate() {
             check_rule(r, &ctx)
                 .map_err(|(field, m)| self.err(format!("connection_policy[{i}].{field}"), m))?;
+        }
+        let urls: Vec<String> = self.mcp_servers.iter().map(|s| s.url.clone()).collect();
+        let ctx = RuleScope {
+            resources: Some(&urls),
+            ..ctx
+        };
+        for (i, r) in self.token_exchange_policy.iter().enumerate() {
+            check_rule(r, &ctx)
+                .map_err(|(field, m)| self.err(format!("token_exchange_policy[{i}].{field}"), m))?;
         }
         Ok(())
     }
@@ -228,6 +238,7 @@ pub fn check_server(
         tenants,
         apps,
         server: Some(s),
+        resources: None,
     };
     for (j, r) in s.consent_policy.iter().enumerate() {
         check_rule(r, &ctx).map_err(|(field, m)| (format!("consent_policy[{j}].{field}"), m))?;
@@ -268,6 +279,9 @@ pub struct RuleScope<'a> {
     pub apps: &'a HashSet<&'a str>,
     /// The server of an MCP Server Policy; `None` for the Connections Policy.
     pub server: Option<&'a McpServer>,
+    /// The Token Exchange Policy: the configured servers' URLs its rules may target; `None`
+    /// for the other policies (which name no resources).
+    pub resources: Option<&'a [String]>,
 }
 
 /// Validate one allow rule (config or control API; mock-as/DESCOPE.md §11). Returns
@@ -278,6 +292,29 @@ pub fn check_rule(r: &Rule, ctx: &RuleScope<'_>) -> Result<(), (String, String)>
             "apps".into(),
             "apps belong in connection_policy, not in a consent policy".into(),
         ));
+    }
+    match ctx.resources {
+        None if !r.resources.is_empty() => {
+            return Err((
+                "resources".into(),
+                "resources belong in token_exchange_policy".into(),
+            ));
+        }
+        Some(_) if !r.apps.is_empty() => {
+            return Err((
+                "apps".into(),
+                "apps belong in connection_policy, not in the token exchange policy".into(),
+            ));
+        }
+        Some(urls) => {
+            if let Some(x) = r.resources.iter().find(|x| !urls.contains(x)) {
+                return Err((
+                    "resources".into(),
+                    format!("{x:?} is not the url of a configured MCP server"),
+                ));
+            }
+        }
+        None => {}
     }
     if let Some(a) = r.apps.iter().find(|a| !ctx.apps.contains(a.as_str())) {
         return Err(("apps".into(), format!("unknown outbound app {a:?}")));

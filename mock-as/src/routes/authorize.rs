@@ -474,6 +474,7 @@ pub(crate) fn scope_verdicts(
         client: Some(client_id),
         tenant,
         app: None,
+        resource: None,
     };
     requested
         .iter()

@@ -21,6 +21,7 @@ pub mod connections;
 pub mod consent;
 pub mod control;
 pub mod discovery;
+pub mod exchange;
 pub mod jwks;
 pub mod mgmt;
 pub mod register;
@@ -36,9 +37,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// (`client_secret_post` lives in the body): set a [`Credential`] as a response extension.
 pub use crate::protocol::{Credential, Endpoint};
 
-/// A handler's note for the journal's `detail` (policy decisions), set as a response extension.
-#[derive(Debug, Clone)]
-pub struct JournalDetail(pub String);
+pub use crate::error::JournalDetail;
 
 /// Spy upstream: whether the request carried a mock-as MCP access token. Response extension.
 #[derive(Debug, Clone, Copy)]

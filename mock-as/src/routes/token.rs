@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::config::{ClientType, McpServer, STANDARD_SCOPES};
-use crate::error::{ErrorCode, OAuthError, no_store};
+use crate::error::{ErrorCode, JournalDetail, OAuthError, no_store};
 use crate::issue::{Issue, issue_access_token};
 use crate::parse::{Params, check_verifier, parse_scope, s256};
 use crate::protocol::GrantType;
@@ -103,7 +103,13 @@ fn token(st: AppState, sid: Option<String>, headers: HeaderMap, body: Bytes) -> 
     };
     let cred = authed.credential();
     let mut resp = match grant(&st, sid, &p, &authed) {
-        Ok(v) => (StatusCode::OK, no_store(), axum::Json(v)).into_response(),
+        Ok((v, detail)) => {
+            let mut r = (StatusCode::OK, no_store(), axum::Json(v)).into_response();
+            if let Some(d) = detail {
+                r.extensions_mut().insert(JournalDetail(d));
+            }
+            r
+        }
         Err(e) => e.into_response(),
     };
     resp.extensions_mut().insert(cred);
@@ -115,7 +121,7 @@ fn grant(
     sid: Option<String>,
     p: &Params,
     authed: &AuthedClient,
-) -> Result<Value, OAuthError> {
+) -> Result<(Value, Option<String>), OAuthError> {
     if let Some(pid) = p.get("project_id")
         && pid != st.pid()
     {
@@ -136,7 +142,11 @@ fn grant(
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let known = GrantType::parse(gt);
-    if known.is_some() && !authed.client.cfg.grant_types.iter().any(|g| g == gt) {
+    // Token exchange is open to every client and decided by the Token Exchange Policy alone
+    // (Descope: "governed only by Policies"; mock-as/DESCOPE.md §11).
+    if known.is_some_and(|g| g != GrantType::TokenExchange)
+        && !authed.client.cfg.grant_types.iter().any(|g| g == gt)
+    {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             format!(
@@ -146,9 +156,15 @@ fn grant(
         ));
     }
     match known {
-        Some(GrantType::AuthorizationCode) => code_grant(st, sid, p, authed),
-        Some(GrantType::RefreshToken) => refresh_grant(st, sid, p, authed),
-        Some(GrantType::ClientCredentials) => client_credentials(st, sid, p, authed),
+        Some(GrantType::AuthorizationCode) => code_grant(st, sid, p, authed).map(|v| (v, None)),
+        Some(GrantType::RefreshToken) => refresh_grant(st, sid, p, authed).map(|v| (v, None)),
+        Some(GrantType::ClientCredentials) => {
+            client_credentials(st, sid, p, authed).map(|v| (v, None))
+        }
+        Some(GrantType::TokenExchange) => {
+            let (body, detail) = super::exchange::token_exchange(st, p, authed)?;
+            Ok((body, Some(detail)))
+        }
         None => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
             format!("grant_type {gt:?} is not supported"),

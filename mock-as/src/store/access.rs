@@ -17,6 +17,8 @@ pub enum PolicyRef<'a> {
     Consent(&'a str),
     /// The project's Connections Policy (mock-as/DESCOPE.md §11).
     Connections,
+    /// The project's Token Exchange Policy (RFC 8693 exchanges; mock-as/DESCOPE.md §11).
+    TokenExchange,
 }
 
 /// Why a named rule could not be added.
@@ -186,6 +188,7 @@ impl Store {
         match p {
             PolicyRef::Consent(sid) => self.consent_policies.get(sid).map_or(&[], Vec::as_slice),
             PolicyRef::Connections => &self.connection_policy,
+            PolicyRef::TokenExchange => &self.token_exchange_policy,
         }
     }
 
@@ -198,6 +201,7 @@ impl Store {
         match p {
             PolicyRef::Consent(sid) => self.consent_policies.entry(sid.to_string()).or_default(),
             PolicyRef::Connections => &mut self.connection_policy,
+            PolicyRef::TokenExchange => &mut self.token_exchange_policy,
         }
     }
 
@@ -227,6 +231,7 @@ impl Store {
                 None => return false,
             },
             PolicyRef::Connections => &mut self.connection_policy,
+            PolicyRef::TokenExchange => &mut self.token_exchange_policy,
         };
         let before = rules.len();
         rules.retain(|r| r.name != name);

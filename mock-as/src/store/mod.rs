@@ -36,6 +36,8 @@ pub struct Store {
     consent_policies: HashMap<String, Vec<Rule>>,
     /// The Connections Policy (seeded from config, replaced through the control API).
     connection_policy: Vec<Rule>,
+    /// The Token Exchange Policy (seeded from config, replaced through the control API).
+    token_exchange_policy: Vec<Rule>,
     /// Stored connection (outbound app) tokens by id.
     connections: BTreeMap<String, ConnToken>,
     /// Pending connect (re-consent) requests by state.
@@ -66,6 +68,7 @@ impl Store {
                 .insert(m.id.clone(), m.consent_policy.clone());
         }
         s.connection_policy = cfg.connection_policy.clone();
+        s.token_exchange_policy = cfg.token_exchange_policy.clone();
         for c in &cfg.connections {
             let app = cfg.outbound_apps.iter().find(|a| a.id == c.app);
             let ttl = app.map(|a| a.token_ttl).unwrap_or(3600) as i64;

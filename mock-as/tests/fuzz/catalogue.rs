@@ -97,6 +97,11 @@ pub(crate) const TOKEN: &[&str] = &[
     "resource",
     "project_id",
     "mcp_server_id",
+    "subject_token",
+    "subject_token_type",
+    "audience",
+    "requested_token_type",
+    "actor_token",
 ];
 pub(crate) const REVOKE: &[&str] = &["token", "token_type_hint", "client_id", "client_secret"];
 pub(crate) const FETCH: &[&str] = &[
@@ -181,7 +186,14 @@ pub(crate) const JOURNAL: &[&str] = &[
 ];
 pub(crate) const CLOCK: &[&str] = &["offset_secs", "advance_secs"];
 pub(crate) const RULE: &[&str] = &[
-    "name", "scopes", "roles", "users", "clients", "apps", "tenants",
+    "name",
+    "scopes",
+    "roles",
+    "users",
+    "clients",
+    "apps",
+    "tenants",
+    "resources",
 ];
 pub(crate) const CONNECTION: &[&str] = &[
     "app",
@@ -295,6 +307,9 @@ pub(crate) const ROUTES: &[Route] = &[
     r(DELETE, "/_mock/policies/connections/rules/{rule}", K::Nothing, C::Control, &[]),
     r(POST, "/_mock/policies/consent/{sid}/rules", K::Json, C::Control, RULE),
     r(DELETE, "/_mock/policies/consent/{sid}/rules/{rule}", K::Nothing, C::Control, &[]),
+    r(&["PUT"], "/_mock/policies/token-exchange", K::Rules, C::Control, RULE),
+    r(POST, "/_mock/policies/token-exchange/rules", K::Json, C::Control, RULE),
+    r(DELETE, "/_mock/policies/token-exchange/rules/{rule}", K::Nothing, C::Control, &[]),
 ];
 
 pub(crate) const OTHER_METHODS: &[&str] = &[

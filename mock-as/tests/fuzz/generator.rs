@@ -534,7 +534,21 @@ impl Gen {
                 kv("resource", RESOURCE),
             ]
         } else if route.fields == TOKEN {
-            match self.rng.below(3) {
+            match self.rng.below(4) {
+                3 => vec![
+                    kv(
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                    ),
+                    kv("client_id", CONF_CLIENT),
+                    kv("client_secret", CONF_SECRET),
+                    kv("subject_token", &self.pools.user_jwt.clone()),
+                    kv(
+                        "subject_token_type",
+                        "urn:ietf:params:oauth:token-type:access_token",
+                    ),
+                    kv("resource", "http://127.0.0.1:8002/mcp"),
+                ],
                 0 => vec![
                     kv("grant_type", "client_credentials"),
                     kv("client_id", CONF_CLIENT),
@@ -703,7 +717,31 @@ impl Gen {
                 "client_credentials",
                 "password",
                 "urn:ietf:params:oauth:grant-type:device_code",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
             ])),
+            "subject_token" | "actor_token" => s(self
+                .pooled(|p| &p.jwts)
+                .unwrap_or_else(|| self.pools.user_jwt.clone())),
+            "subject_token_type" | "requested_token_type" => s(self.rng.one(&[
+                "urn:ietf:params:oauth:token-type:access_token",
+                "urn:ietf:params:oauth:token-type:id_token",
+                "",
+            ])),
+            "audience" if path.ends_with("/token") => s(self.rng.one(&[
+                "MS2notes",
+                "MS2calendar",
+                "http://127.0.0.1:8002/mcp",
+                "nope",
+            ])),
+            "resources" => self
+                .rng
+                .pick(&[
+                    json!(["http://127.0.0.1:8002/mcp"]),
+                    json!(["https://nowhere.invalid/mcp"]),
+                    json!([]),
+                    json!("not-a-list"),
+                ])
+                .clone(),
             "grant_types" => self
                 .rng
                 .pick(&[

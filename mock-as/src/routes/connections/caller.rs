@@ -8,10 +8,11 @@ use serde_json::Value;
 
 use super::err;
 use crate::error::{DescopeError, codes};
+use crate::issue::{NotIssued, verify_issued};
 use crate::parse::{parse_bearer, split_project_bearer};
 use crate::routes::Credential;
 use crate::state::AppState;
-use crate::tokens::{VerifyError, token_scopes, verify};
+use crate::tokens::token_scopes;
 
 /// Who is calling.
 #[derive(Debug)]
@@ -61,40 +62,27 @@ pub(super) fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Desco
     if st.is_management_key(secret) {
         return Ok(Caller::Management);
     }
-    let claims = verify(&st.keys(), secret, st.now()).map_err(|e| match e {
-        VerifyError::Expired => err(
+    let claims = verify_issued(st, secret).map_err(|e| match e {
+        NotIssued::Expired => err(
             StatusCode::UNAUTHORIZED,
             codes::TOKEN_EXPIRED,
             "Token expired",
             "the access token has expired",
         ),
-        other => unauthorized(format!(
-            "the bearer is neither a management key nor a valid access token: {other}"
+        NotIssued::Invalid(m) => unauthorized(format!(
+            "the bearer is neither a management key nor a valid access token: {m}"
         )),
-    })?;
-    let iss = claims
-        .get("iss")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let agentic = format!("{}/v1/apps/agentic/{}/", st.base_url, st.pid());
-    if !(iss.starts_with(&agentic) || st.is_own_issuer(iss)) {
-        return Err(unauthorized(format!(
+        NotIssued::ForeignIssuer(iss) => unauthorized(format!(
             "the access token's issuer {iss:?} is not of project {:?}",
             st.pid()
-        )));
-    }
-    let jti = claims
-        .get("jti")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if st.store().is_revoked(jti) {
-        return Err(err(
+        )),
+        NotIssued::Revoked => err(
             StatusCode::UNAUTHORIZED,
             codes::TOKEN_REVOKED,
             "Token revoked",
             "the access token (or the session it belongs to) was revoked",
-        ));
-    }
+        ),
+    })?;
     let s = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
     Ok(Caller::User {
         sub: s("sub").unwrap_or_default(),

@@ -248,6 +248,7 @@ fn connection_decision(
         client: req.client_id.as_deref(),
         tenant: req.tenant_id.as_deref(),
         app: Some(app_id),
+        resource: None,
     };
     decide(&rules, &subject, Some(scope))
 }

@@ -242,6 +242,7 @@ fn policy_check(
         client,
         tenant,
         app: Some(app),
+        resource: None,
     };
     let decisions: Vec<_> = if scopes.is_empty() {
         vec![decide(&rules, &subject, None)]

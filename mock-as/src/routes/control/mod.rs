@@ -106,6 +106,18 @@ pub fn routes() -> Router<AppState> {
             "/policies/consent/{sid}/rules/{name}",
             delete(policies::delete_consent_rule),
         )
+        .route(
+            "/policies/token-exchange",
+            axum::routing::put(policies::put_exchange_policy),
+        )
+        .route(
+            "/policies/token-exchange/rules",
+            post(policies::add_exchange_rule),
+        )
+        .route(
+            "/policies/token-exchange/rules/{name}",
+            delete(policies::delete_exchange_rule),
+        )
 }
 
 type R = Result<Response, MockError>;

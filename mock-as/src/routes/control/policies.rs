@@ -18,9 +18,11 @@ use crate::store::PolicyRef;
 /// `GET /_mock/policies`: the policies in force.
 pub(super) async fn policies(State(st): State<AppState>) -> R {
     let store = st.store();
-    ok(
-        json!({"consent": store.consent_policies(), "connections": store.rules(PolicyRef::Connections)}),
-    )
+    ok(json!({
+        "consent": store.consent_policies(),
+        "connections": store.rules(PolicyRef::Connections),
+        "token_exchange": store.rules(PolicyRef::TokenExchange),
+    }))
 }
 
 /// The ids a rule may name right now: users (the store's: the control API adds some), tenants
@@ -29,6 +31,7 @@ pub(super) struct Known {
     users: Vec<String>,
     tenants: Vec<String>,
     apps: Vec<String>,
+    urls: Vec<String>,
 }
 
 impl Known {
@@ -38,6 +41,7 @@ impl Known {
             users,
             tenants: st.config.tenants.iter().map(|t| t.id.clone()).collect(),
             apps: st.apps().iter().map(|a| a.id.clone()).collect(),
+            urls: st.servers().iter().map(|s| s.url.clone()).collect(),
         }
     }
 
@@ -45,6 +49,16 @@ impl Known {
     pub(super) fn with<T>(
         &self,
         server: Option<&crate::config::McpServer>,
+        f: impl FnOnce(&crate::config::RuleScope<'_>) -> T,
+    ) -> T {
+        self.with_policy(server, false, f)
+    }
+
+    /// As [`Known::with`]; `exchange` for the Token Exchange Policy (rules name resources).
+    pub(super) fn with_policy<T>(
+        &self,
+        server: Option<&crate::config::McpServer>,
+        exchange: bool,
         f: impl FnOnce(&crate::config::RuleScope<'_>) -> T,
     ) -> T {
         fn set(v: &[String]) -> HashSet<&str> {
@@ -56,18 +70,28 @@ impl Known {
             tenants: &tenants,
             apps: &apps,
             server,
+            resources: exchange.then_some(self.urls.as_slice()),
         })
     }
 }
 
 /// Check rules with the config loader's rule check ([`crate::config::check_rule`]); `server`
-/// for an MCP Server Policy, `None` for the Connections Policy.
+/// for an MCP Server Policy, `None` for the Connections and Token Exchange Policies.
 fn check_rules(
     st: &AppState,
     rules: &[Rule],
     server: Option<&crate::config::McpServer>,
 ) -> Result<(), MockError> {
-    Known::now(st).with(server, |ctx| {
+    check_policy(st, rules, server, false)
+}
+
+fn check_policy(
+    st: &AppState,
+    rules: &[Rule],
+    server: Option<&crate::config::McpServer>,
+    exchange: bool,
+) -> Result<(), MockError> {
+    Known::now(st).with_policy(server, exchange, |ctx| {
         for (i, r) in rules.iter().enumerate() {
             crate::config::check_rule(r, ctx).map_err(|(field, m)| {
                 MockError::bad("invalid_policy", format!("[{i}].{field}: {m}"))
@@ -159,6 +183,38 @@ pub(super) async fn delete_consent_rule(
         return Err(MockError::not_found(
             "unknown_rule",
             format!("no consent rule {name:?} for {sid:?}"),
+        ));
+    }
+    ok(json!({ "deleted": name }))
+}
+
+/// `PUT /_mock/policies/token-exchange`: replace the Token Exchange Policy (a JSON array of
+/// rules; `[]` = every exchange refused). Effective on the next request.
+pub(super) async fn put_exchange_policy(
+    State(st): State<AppState>,
+    Json(rules): Json<Vec<Rule>>,
+) -> R {
+    check_policy(&st, &rules, None, true)?;
+    st.store()
+        .set_rules(PolicyRef::TokenExchange, rules.clone());
+    ok(json!({ "token_exchange": rules }))
+}
+
+/// `POST /_mock/policies/token-exchange/rules`: add one named rule.
+pub(super) async fn add_exchange_rule(State(st): State<AppState>, Json(r): Json<Rule>) -> R {
+    check_policy(&st, std::slice::from_ref(&r), None, true)?;
+    add_rule(&st, PolicyRef::TokenExchange, r)
+}
+
+/// `DELETE /_mock/policies/token-exchange/rules/{name}`.
+pub(super) async fn delete_exchange_rule(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> R {
+    if !st.store().remove_rule(PolicyRef::TokenExchange, &name) {
+        return Err(MockError::not_found(
+            "unknown_rule",
+            format!("no token exchange rule {name:?}"),
         ));
     }
     ok(json!({ "deleted": name }))
