@@ -184,9 +184,12 @@ pub async fn run(
             .map_err(|e| format!("--ready-file {}: {e}", path.display()))?;
         std::fs::rename(&tmp, path).map_err(|e| format!("--ready-file {}: {e}", path.display()))?;
     }
-    axum::serve(listener, crate::app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     Ok(())
 }
 

@@ -269,6 +269,34 @@ pub struct McpServer {
     /// MCP Server Policy applied at consent: allow-only rules. Empty = every requested scope is granted.
     #[serde(default)]
     pub consent_policy: Vec<Rule>,
+    /// DCR: the host names a registered `redirect_uris` entry may use (`*.example.com` for any
+    /// subdomain); empty = any (Descope's "domain whitelisting" for self-service registration).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dcr_allowed_redirect_domains: Vec<String>,
+    /// DCR: registrations per client IP per minute (mock time); over it, `429` with
+    /// `Retry-After`. Absent = unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dcr_rate_limit_per_minute: Option<u32>,
+    /// CIMD: the host names a `client_id` metadata URL may use (`*.` wildcards); others are
+    /// refused before any fetch. Empty = any (Descope's CIMD "approved domains").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cimd_allowed_domains: Vec<String>,
+}
+
+/// Whether `host` matches one of `patterns`: a host name (case-insensitive, exact) or
+/// `*.<domain>` (any subdomain of it, not the domain itself). An empty list allows every host.
+pub fn host_allowed(patterns: &[String], host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    patterns.is_empty()
+        || patterns.iter().any(|p| {
+            let p = p.to_ascii_lowercase();
+            match p.strip_prefix("*.") {
+                Some(domain) => host
+                    .strip_suffix(domain)
+                    .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+                None => host == p,
+            }
+        })
 }
 
 fn yes() -> bool {

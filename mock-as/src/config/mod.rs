@@ -25,13 +25,13 @@ mod validate;
 pub use file::{
     AudMember, ClientConfig, ClientType, Config, ConnectionSeed, ConsentMode, KeyAlg, KeyConfig,
     KeyState, Listen, ManagementKey, McpServer, OUTBOUND_SCOPE, OutboundApp, Project,
-    STANDARD_SCOPES, ScopeClaims, ScopeDef, Tenant,
+    STANDARD_SCOPES, ScopeClaims, ScopeDef, Tenant, host_allowed,
 };
 pub use load::{DEFAULT_NAME, DEFAULT_TOML, foreign_key_pem};
 pub use validate::{
     MAX_TTL, RuleScope, check_app, check_base_url, check_client, check_connection,
-    check_redirect_uri, check_resource_url, check_rule, check_server, check_ttl, check_user,
-    is_loopback_host,
+    check_domain_pattern, check_redirect_uri, check_resource_url, check_rule, check_server,
+    check_ttl, check_user, is_loopback_host,
 };
 
 /// A configuration error: which file, which field, what is wrong.

@@ -227,6 +227,23 @@ pub fn check_server(
     ] {
         check_ttl(v).map_err(|m| (name.to_string(), m))?;
     }
+    for (field, list) in [
+        (
+            "dcr_allowed_redirect_domains",
+            &s.dcr_allowed_redirect_domains,
+        ),
+        ("cimd_allowed_domains", &s.cimd_allowed_domains),
+    ] {
+        for (j, d) in list.iter().enumerate() {
+            check_domain_pattern(d).map_err(|m| (format!("{field}[{j}]"), m))?;
+        }
+    }
+    if s.dcr_rate_limit_per_minute == Some(0) {
+        return Err((
+            "dcr_rate_limit_per_minute".into(),
+            "at least 1 (omit it for no limit)".into(),
+        ));
+    }
     if s.audience.is_empty() {
         return Err((
             "audience".into(),
@@ -244,6 +261,26 @@ pub fn check_server(
         check_rule(r, &ctx).map_err(|(field, m)| (format!("consent_policy[{j}].{field}"), m))?;
     }
     Ok(())
+}
+
+/// A host-name pattern for an allow-list: `example.com` or `*.example.com` (letters, digits,
+/// `-` and `.`; no scheme, port or path).
+pub fn check_domain_pattern(d: &str) -> Result<(), String> {
+    let host = d.strip_prefix("*.").unwrap_or(d);
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{d:?} is not a host name or *.<domain> (no scheme, port or path)"
+        ))
+    }
 }
 
 /// A lifetime in seconds: from 1 to [`MAX_TTL`].

@@ -558,6 +558,18 @@ async fn find_or_fetch_client(
             "unknown client_id {client_id:?}; not redirecting"
         )));
     }
+    // Approved domains are checked before anything is fetched.
+    let host = url::Url::parse(client_id)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    if !crate::config::host_allowed(&server.cimd_allowed_domains, &host) {
+        return Err(OAuthError::invalid_request(format!(
+            "client_id {client_id:?}: host {host:?} is not an approved CIMD domain of MCP server {:?} ({}); not redirecting",
+            server.id,
+            server.cimd_allowed_domains.join(", ")
+        )));
+    }
     let c = fetch_cimd(st, server, client_id).await?;
     st.store().put_client(c.clone());
     Ok(c)

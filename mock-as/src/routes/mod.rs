@@ -33,6 +33,11 @@ pub mod userinfo;
 /// Request bodies larger than this get 413 (in the path family's shape).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// The TCP peer's IP address (`unknown` when served without connect info), set by
+/// [`observe`] as a request extension for handlers that rate-limit or audit by client.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
 /// A handler's note on which credential a request used, when the header alone does not say
 /// (`client_secret_post` lives in the body): set a [`Credential`] as a response extension.
 pub use crate::protocol::{Credential, Endpoint};
@@ -208,7 +213,12 @@ fn bearer_subject(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Faults, admin gate, error reshaping and the journal, around every request.
-pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+    req.extensions_mut().insert(ClientIp(peer));
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let endpoint = endpoint_of(&path);

@@ -14,12 +14,13 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use crate::config::{ClientConfig, ClientType, check_redirect_uri};
+use crate::config::{ClientConfig, ClientType, check_redirect_uri, host_allowed};
 use crate::error::{ErrorCode, OAuthError, no_store};
 use crate::parse::parse_scope;
 use crate::protocol::{AuthMethod, GrantType};
+use crate::routes::ClientIp;
 use crate::state::AppState;
-use crate::store::{Client, ClientOrigin};
+use crate::store::{Client, ClientOrigin, Registration};
 use crate::tokens::random_id;
 
 fn meta(m: impl Into<String>) -> OAuthError {
@@ -55,16 +56,88 @@ fn strings(o: &Map<String, Value>, k: &str) -> Result<Option<Vec<String>>, OAuth
     }
 }
 
-/// `POST /v1/mgmt/mcp/client/{pid}/{sid}/register`.
+/// `POST /v1/mgmt/mcp/client/{pid}/{sid}/register`. Every attempt, accepted or not, goes into
+/// the registration audit (`GET /_mock/registrations`).
 pub async fn register(
     State(st): State<AppState>,
     Path((pid, sid)): Path<(String, String)>,
+    axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
     body: Bytes,
 ) -> Response {
-    match do_register(&st, &pid, &sid, &body) {
-        Ok(v) => (StatusCode::CREATED, no_store(), axum::Json(v)).into_response(),
-        Err(e) => e.into_response(),
+    let limit = (pid == st.pid())
+        .then(|| st.server(&sid))
+        .flatten()
+        .and_then(|s| s.dcr_rate_limit_per_minute);
+    let now = st.now();
+    let limited = limit.and_then(|l| st.store().admit_registration(&sid, &ip, l, now).err());
+    let result = match limited {
+        Some(secs) => Err(Refused::Limited(secs)),
+        None => do_register(&st, &pid, &sid, &body).map_err(Refused::Error),
+    };
+    let (status, answer, retry_after) = match result {
+        Ok(v) => (StatusCode::CREATED, v, None),
+        Err(Refused::Limited(secs)) => {
+            let e = OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!("too many registrations from {ip}: try again in {secs} s"),
+            )
+            .with_status(StatusCode::TOO_MANY_REQUESTS);
+            let body = json!({"error": e.error.as_str(), "error_description": e.description});
+            (e.status, body, Some(secs))
+        }
+        Err(Refused::Error(e)) => {
+            let body = json!({"error": e.error.as_str(), "error_description": e.description});
+            (e.status, body, None)
+        }
+    };
+    audit(&st, &sid, &ip, &body, status, &answer);
+    let outcome = answer["error"].as_str().unwrap_or("ok").to_string();
+    let mut r = (status, no_store(), axum::Json(answer)).into_response();
+    if let Some(secs) = retry_after
+        && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+    {
+        r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
     }
+    if status != StatusCode::CREATED {
+        r.extensions_mut()
+            .insert(crate::error::OutcomeCode(outcome));
+    }
+    r
+}
+
+/// Why a registration was not accepted.
+enum Refused {
+    /// Over `dcr_rate_limit_per_minute`: retry after this many seconds.
+    Limited(i64),
+    /// An RFC 7591 §3.2.2 error.
+    Error(OAuthError),
+}
+
+/// `client_secret` values anywhere in a JSON object, masked for the audit.
+fn masked(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        for (k, x) in o.iter_mut() {
+            if k == "client_secret" && !x.is_null() {
+                *x = json!("***");
+            }
+        }
+    }
+    v
+}
+
+fn audit(st: &AppState, sid: &str, ip: &str, body: &[u8], status: StatusCode, answer: &Value) {
+    let request = match serde_json::from_slice::<Value>(body) {
+        Ok(v) => masked(v),
+        Err(_) => json!({"unparsed": String::from_utf8_lossy(body)}),
+    };
+    st.store().log_registration(Registration {
+        seq: 0,
+        time_ms: crate::clock::wall_millis(),
+        server_id: sid.to_string(),
+        client_ip: ip.to_string(),
+        request,
+        response: json!({"status": status.as_u16(), "body": masked(answer.clone())}),
+    });
 }
 
 fn do_register(st: &AppState, pid: &str, sid: &str, body: &[u8]) -> Result<Value, OAuthError> {
@@ -119,6 +192,19 @@ fn do_register(st: &AppState, pid: &str, sid: &str, body: &[u8]) -> Result<Value
     }
     for r in &redirect_uris {
         check_redirect_uri(r).map_err(|m| OAuthError::new(ErrorCode::InvalidRedirectUri, m))?;
+        let host = url::Url::parse(r)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        if !host_allowed(&server.dcr_allowed_redirect_domains, &host) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRedirectUri,
+                format!(
+                    "redirect_uri {r:?}: host {host:?} is not an allowed domain of MCP server {sid:?} ({})",
+                    server.dcr_allowed_redirect_domains.join(", ")
+                ),
+            ));
+        }
     }
     let method = match o.get("token_endpoint_auth_method") {
         None | Some(Value::Null) => AuthMethod::ClientSecretBasic,

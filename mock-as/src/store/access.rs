@@ -5,7 +5,7 @@
 
 use super::{
     AuthCode, Client, ConnToken, ConnectRequest, Fault, IssuedToken, JournalEntry, PendingConsent,
-    RefreshToken, Session, Store,
+    REGISTRATIONS_CAP, RefreshToken, Registration, Session, Store,
 };
 use crate::config::User;
 use crate::policy::Rule;
@@ -307,6 +307,50 @@ impl Store {
     pub fn next_upstream_serial(&mut self) -> u64 {
         self.upstream_created = self.upstream_created.wrapping_add(1);
         self.upstream_created
+    }
+
+    // --- registrations -----------------------------------------------------------------
+
+    /// Keep a registration attempt in the audit (it gets the next sequence number).
+    pub fn log_registration(&mut self, mut r: Registration) {
+        r.seq = self.next_registration;
+        self.next_registration += 1;
+        if self.registrations.len() >= REGISTRATIONS_CAP {
+            self.registrations.pop_front();
+        }
+        self.registrations.push_back(r);
+    }
+
+    /// The registration audit, oldest first.
+    pub fn registrations(&self) -> impl Iterator<Item = &Registration> {
+        self.registrations.iter()
+    }
+
+    /// Count one DCR attempt from `ip` at server `sid` against `limit` per minute (mock time
+    /// `now`). `Err(seconds)`: over the limit, retry after that long (the attempt is not counted).
+    pub fn admit_registration(
+        &mut self,
+        sid: &str,
+        ip: &str,
+        limit: u32,
+        now: i64,
+    ) -> Result<(), i64> {
+        // Bounded: a window per (server, IP) that has seen an attempt in the last minute.
+        self.dcr_hits
+            .retain(|_, w| w.back().is_some_and(|t| *t > now.saturating_sub(60)));
+        let w = self
+            .dcr_hits
+            .entry((sid.to_string(), ip.to_string()))
+            .or_default();
+        while w.front().is_some_and(|t| *t <= now.saturating_sub(60)) {
+            w.pop_front();
+        }
+        if w.len() >= limit as usize {
+            let oldest = w.front().copied().unwrap_or(now);
+            return Err((oldest.saturating_add(60).saturating_sub(now)).max(1));
+        }
+        w.push_back(now);
+        Ok(())
     }
 
     // --- journal -----------------------------------------------------------------------

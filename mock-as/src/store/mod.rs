@@ -46,6 +46,12 @@ pub struct Store {
     pending_consents: HashMap<String, PendingConsent>,
     /// Objects the spy upstream "created" (for deterministic ids).
     upstream_created: u64,
+    /// The DCR audit, oldest first (at most [`REGISTRATIONS_CAP`]).
+    registrations: VecDeque<Registration>,
+    /// Next registration sequence number.
+    next_registration: u64,
+    /// DCR attempts per (server, client IP) in the last minute (mock time), for the rate limit.
+    dcr_hits: HashMap<(String, String), VecDeque<i64>>,
     /// The journal.
     journal: VecDeque<JournalEntry>,
     /// Next journal sequence number.

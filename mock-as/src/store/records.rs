@@ -337,3 +337,25 @@ pub struct PendingConsent {
     /// Expiry (mock time): ten minutes to decide.
     pub expires_at: i64,
 }
+
+/// One dynamic client registration attempt (RFC 7591 §3), accepted or not, as
+/// `GET /_mock/registrations` lists it: Descope's "auditing for all inbound app registrations,
+/// with request and response logs".
+#[derive(Debug, Clone, Serialize)]
+pub struct Registration {
+    /// Sequence number, increasing.
+    pub seq: u64,
+    /// Wall-clock time, milliseconds since the epoch.
+    pub time_ms: u64,
+    /// The MCP server entry registered at (as the path named it).
+    pub server_id: String,
+    /// The client's IP address (the TCP peer).
+    pub client_ip: String,
+    /// The metadata sent: the JSON body, or `{"unparsed": "<text>"}` when it was not JSON.
+    pub request: serde_json::Value,
+    /// `{"status", "body"}` of the answer, `client_secret` masked.
+    pub response: serde_json::Value,
+}
+
+/// How many registration attempts the audit keeps; the oldest go first.
+pub const REGISTRATIONS_CAP: usize = 1000;

@@ -213,6 +213,9 @@ pub(crate) const PATCH_SERVER: &[&str] = &[
     "scope_claims",
     "require_resource",
     "consent_policy",
+    "dcr_allowed_redirect_domains",
+    "dcr_rate_limit_per_minute",
+    "cimd_allowed_domains",
 ];
 pub(crate) const APP: &[&str] = &["id", "name", "scopes", "token_ttl"];
 pub(crate) const CONSENT_FORM: &[&str] = &["request", "csrf", "action", "user", "tenant", "scope"];
@@ -296,6 +299,7 @@ pub(crate) const ROUTES: &[Route] = &[
     r(GET_POST, "/_mock/clock", K::Json, C::Control, CLOCK),
     r(POST, "/_mock/reset", K::Nothing, C::Control, &[]),
     r(GET, "/_mock/policies", K::Nothing, C::Control, &[]),
+    r(GET, "/_mock/registrations", K::Nothing, C::Control, &[]),
     r(&["PUT"], "/_mock/policies/connections", K::Rules, C::Control, RULE),
     r(&["PUT"], "/_mock/policies/consent/{sid}", K::Rules, C::Control, RULE),
     r(GET_POST, "/_mock/connections", K::Json, C::Control, CONNECTION),

@@ -733,6 +733,20 @@ impl Gen {
                 "http://127.0.0.1:8002/mcp",
                 "nope",
             ])),
+            "dcr_allowed_redirect_domains" | "cimd_allowed_domains" => self
+                .rng
+                .pick(&[
+                    json!(["*.example.com"]),
+                    json!(["127.0.0.1"]),
+                    json!(["https://bad/"]),
+                    json!([]),
+                    json!(7),
+                ])
+                .clone(),
+            "dcr_rate_limit_per_minute" => self
+                .rng
+                .pick(&[json!(1), json!(0), json!(null), json!(-3), json!(u64::MAX)])
+                .clone(),
             "resources" => self
                 .rng
                 .pick(&[

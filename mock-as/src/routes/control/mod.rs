@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/tokens", post(tokens::mint).get(sessions::list_tokens))
         .route("/sessions", get(sessions::list_sessions))
+        .route("/registrations", get(sessions::list_registrations))
         .route("/ui", get(ui::dashboard))
         .route("/ui/app.js", get(ui::script))
         .route("/flaws", get(tokens::flaws))

@@ -1,5 +1,6 @@
 //! `/_mock/servers`: the MCP server entries, and `PATCH` to make one match the system under test
-//! (its resource URL, scopes, DCR/CIMD, token lifetime, audience, scope claims).
+//! (its resource URL, scopes, DCR/CIMD and their allow-lists and rate limit, token lifetime,
+//! audience, scope claims).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -47,6 +48,20 @@ pub(super) struct ServerPatch {
     /// /_mock/policies/consent/{sid}`), so scopes and the rules that grant them change together.
     #[serde(default)]
     consent_policy: Option<Vec<crate::policy::Rule>>,
+    #[serde(default)]
+    dcr_allowed_redirect_domains: Option<Vec<String>>,
+    /// `null` removes the limit; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    dcr_rate_limit_per_minute: Option<Option<u32>>,
+    #[serde(default)]
+    cimd_allowed_domains: Option<Vec<String>>,
+}
+
+/// A field that may be sent as `null` (Some(None)) as well as omitted (None).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Make a server entry match the system under test (its resource URL, its scopes, ...).
@@ -82,6 +97,15 @@ pub(super) async fn patch_server(
     }
     if let Some(v) = p.require_resource {
         s.require_resource = v;
+    }
+    if let Some(v) = p.dcr_allowed_redirect_domains {
+        s.dcr_allowed_redirect_domains = v;
+    }
+    if let Some(v) = p.dcr_rate_limit_per_minute {
+        s.dcr_rate_limit_per_minute = v;
+    }
+    if let Some(v) = p.cimd_allowed_domains {
+        s.cimd_allowed_domains = v;
     }
     // The patched entry passes the config loader's check (crate::config::check_server), with
     // the MCP Server Policy in force (its scopes must stay the server's); else nothing changes.

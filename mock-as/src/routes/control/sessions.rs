@@ -61,3 +61,25 @@ pub(super) async fn list_tokens(State(st): State<AppState>) -> R {
     });
     ok(json!({ "tokens": list, "now": now }))
 }
+
+/// `GET /_mock/registrations[?server=<sid>]`: every dynamic client registration attempt,
+/// accepted or not, oldest first (`seq`, `time_ms`, `server_id`, `client_ip`, `request`,
+/// `response: {status, body}`; `client_secret` masked). The last 1,000 are kept.
+pub(super) async fn list_registrations(
+    State(st): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<RegistrationQuery>,
+) -> R {
+    let store = st.store();
+    let list: Vec<&crate::store::Registration> = store
+        .registrations()
+        .filter(|r| q.server.as_deref().is_none_or(|s| r.server_id == s))
+        .collect();
+    ok(json!({ "registrations": list }))
+}
+
+/// `GET /_mock/registrations` filters.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct RegistrationQuery {
+    #[serde(default)]
+    server: Option<String>,
+}
