@@ -86,10 +86,138 @@ pub struct AuthWorld {
     pub faults: Vec<u64>,
     /// mock-as journal position when the scenario started its action.
     pub journal_mark: u64,
-    /// Values steps keep for later steps (other tokens, connection ids, URLs).
-    pub saved: std::collections::HashMap<String, String>,
+    /// The protected resource metadata the client fetched (discovery).
+    pub prm: Option<FetchedMetadata>,
+    /// What the server's origin answered for authorization server metadata (2025-03-26).
+    pub origin_as: Option<OriginAnswer>,
+    /// The tools `tools/list` returned to a token with the required scopes (scope).
+    pub listed_tools: Vec<String>,
+    /// The scopes the Bearer challenge of a refused tool call asked for (scope).
+    pub challenged: Vec<String>,
+    /// The signing keys of the rotation this scenario made (key rotation).
+    pub rotation: Option<Rotation>,
+    /// The id of a mock-as fault a step armed and has not cleared yet (key rotation).
+    pub armed_fault: Option<u64>,
+    /// The valid token the scenario's session was opened with (session).
+    pub owner_token: Option<String>,
+    /// Another user, with a valid token of their own (session).
+    pub second_user: Option<SecondUser>,
+    /// The ids of the sessions the scenario opened, in order (session).
+    pub session_ids: Vec<String>,
+    /// The connection-backed tool the scenario set up, and its connection (connections).
+    pub connection: Option<ConnectionSetup>,
+    /// Ids of the scenario's stored connections seen so far, each once (a revoked or replaced
+    /// one still counts as the scenario's in the journal).
+    pub connection_ids: Vec<String>,
+    /// Access tokens of those connections, each once.
+    pub connection_tokens: Vec<String>,
+    /// The user-level connection the passthrough scenarios stored.
+    pub upstream_connection: Option<UserConnection>,
+    /// The OAuth proxy's authorization flow so far (passthrough, checklist 53).
+    pub proxy: ProxyFlow,
     /// Scenario start.
     pub started: Instant,
+}
+
+/// A protected resource metadata document as the client fetched it.
+#[derive(Debug, Clone)]
+pub struct FetchedMetadata {
+    /// Where it was served.
+    pub url: String,
+    /// Its `Content-Type`.
+    pub content_type: String,
+    /// The document (`null` if the body was not JSON).
+    pub doc: Value,
+}
+
+/// What the server's origin answered at `/.well-known/oauth-authorization-server`.
+#[derive(Debug, Clone)]
+pub struct OriginAnswer {
+    /// The URL asked.
+    pub url: String,
+    /// The HTTP status (0: no answer).
+    pub status: u16,
+    /// The body (or why there was none).
+    pub body: String,
+}
+
+/// A signing-key rotation at mock-as.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The key it signed with before (may be empty if mock-as named none).
+    pub previous_kid: String,
+    /// The key it signs with now.
+    pub new_kid: String,
+}
+
+/// A second user of the scenario, with a valid token of their own.
+#[derive(Debug, Clone)]
+pub struct SecondUser {
+    /// Their user id on mock-as.
+    pub id: String,
+    /// Their token.
+    pub token: String,
+}
+
+/// Who a connection belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionLevel {
+    /// The scenario's user.
+    User,
+    /// A tenant (its id).
+    Tenant(String),
+}
+
+/// The connection-backed tool a connections scenario set up.
+#[derive(Debug, Clone)]
+pub struct ConnectionSetup {
+    /// The tool's name.
+    pub tool: String,
+    /// Its outbound app.
+    pub app: String,
+    /// The provider scopes the connection asks for.
+    pub scopes: Vec<String>,
+    /// User- or tenant-level.
+    pub level: ConnectionLevel,
+}
+
+impl ConnectionSetup {
+    /// The tenant of a tenant-level connection.
+    pub fn tenant(&self) -> Option<&str> {
+        match &self.level {
+            ConnectionLevel::Tenant(t) => Some(t),
+            ConnectionLevel::User => None,
+        }
+    }
+}
+
+/// A user-level connection stored for the scenario's user.
+#[derive(Debug, Clone)]
+pub struct UserConnection {
+    /// The tool that uses it.
+    pub tool: String,
+    /// Its outbound app.
+    pub app: String,
+    /// The stored access token (may be empty if mock-as answered none).
+    pub token: String,
+}
+
+/// An authorization flow at the server's OAuth proxy; empty strings until set.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyFlow {
+    /// The client id dynamic registration gave.
+    pub client_id: String,
+    /// The proxy's authorization endpoint.
+    pub authorization_endpoint: String,
+    /// The redirect URI registered.
+    pub redirect_uri: String,
+    /// The `state` sent.
+    pub state: String,
+    /// The redirect URI the last authorization request sent.
+    pub sent_redirect_uri: String,
+    /// Every response of the last authorization request, in order (URL, status, `Location`,
+    /// content type, framing headers, cookies).
+    pub hops: Vec<Value>,
 }
 
 impl AuthWorld {
@@ -110,7 +238,20 @@ impl AuthWorld {
             rules: Vec::new(),
             faults: Vec::new(),
             journal_mark: 0,
-            saved: Default::default(),
+            prm: None,
+            origin_as: None,
+            listed_tools: Vec::new(),
+            challenged: Vec::new(),
+            rotation: None,
+            armed_fault: None,
+            owner_token: None,
+            second_user: None,
+            session_ids: Vec::new(),
+            connection: None,
+            connection_ids: Vec::new(),
+            connection_tokens: Vec::new(),
+            upstream_connection: None,
+            proxy: ProxyFlow::default(),
             started: Instant::now(),
         }
     }
@@ -436,7 +577,7 @@ impl AuthWorld {
     /// key does not fail every later scenario too. Errors are printed, not raised: the scenario
     /// has already failed for its own reason.
     pub async fn undo_rotation(&mut self) {
-        let Some(previous) = self.saved.get("previous_kid").cloned() else {
+        let Some(previous) = self.rotation.as_ref().map(|r| r.previous_kid.clone()) else {
             return;
         };
         match self

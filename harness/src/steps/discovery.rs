@@ -3,7 +3,7 @@
 use cucumber::{given, then, when};
 use serde_json::Value;
 
-use crate::world::AuthWorld;
+use crate::world::{AuthWorld, FetchedMetadata, OriginAnswer};
 
 /// GET a metadata document: bounded by the run's timeouts and the body cap, never following a
 /// redirect (a redirect is an answer of its own, 3xx).
@@ -31,9 +31,11 @@ async fn fetch_prm(w: &mut AuthWorld) {
     urls.extend(crate::probe::prm_candidates(w.profile().resource()));
     for u in urls {
         if let Ok((200, ct, v)) = get_json(w, &u).await {
-            w.saved.insert("prm_url".into(), u);
-            w.saved.insert("prm_content_type".into(), ct);
-            w.saved.insert("prm".into(), v.to_string());
+            w.prm = Some(FetchedMetadata {
+                url: u,
+                content_type: ct,
+                doc: v,
+            });
             return;
         }
     }
@@ -41,10 +43,7 @@ async fn fetch_prm(w: &mut AuthWorld) {
 }
 
 fn prm(w: &AuthWorld) -> Value {
-    w.saved
-        .get("prm")
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or(Value::Null)
+    w.prm.as_ref().map(|m| m.doc.clone()).unwrap_or(Value::Null)
 }
 
 #[then("the resource_metadata URL serves the metadata as JSON")]
@@ -191,20 +190,18 @@ async fn fetch_origin_as_metadata(w: &mut AuthWorld) {
         Ok(r) => (r.status, r.text),
         Err(e) => (0, format!("no answer: {e}")),
     };
-    w.saved.insert("origin_as_url".into(), url);
-    w.saved
-        .insert("origin_as_status".into(), status.to_string());
-    w.saved.insert("origin_as_body".into(), body);
+    w.origin_as = Some(OriginAnswer { url, status, body });
 }
 
 #[then(
     "it is authorization server metadata, or the origin serves the default authorization endpoints"
 )]
 async fn origin_as_metadata_or_defaults(w: &mut AuthWorld) {
-    let url = w.saved.get("origin_as_url").cloned().unwrap_or_default();
-    let status = w.saved.get("origin_as_status").cloned().unwrap_or_default();
-    let body = w.saved.get("origin_as_body").cloned().unwrap_or_default();
-    if status == "200" {
+    let (url, status, body) = match &w.origin_as {
+        Some(a) => (a.url.clone(), Some(a.status), a.body.clone()),
+        None => Default::default(),
+    };
+    if status == Some(200) {
         let doc: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         let missing: Vec<&str> = ["issuer", "authorization_endpoint", "token_endpoint"]
             .into_iter()
@@ -238,6 +235,7 @@ async fn origin_as_metadata_or_defaults(w: &mut AuthWorld) {
         }
     }
     if !absent.is_empty() {
+        let status = status.map(|s| s.to_string()).unwrap_or_default();
         w.fail(&format!(
             "{url} answered {status} (no authorization server metadata), and the default endpoints {} are not served at {origin} either (2025-03-26 §2.3.2–2.3.3: one or the other)",
             absent.join(", ")

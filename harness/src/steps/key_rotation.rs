@@ -8,7 +8,7 @@
 //!
 //! A fault armed on mock-as is cleared by the very step that armed it, whatever the request
 //! did, so a failing scenario never leaves the key set down for the rest of the run; its id is
-//! also kept in `saved` until cleared, and the scenario's closing step clears it if still there.
+//! also kept in the World's `armed_fault` until cleared, and the scenario's closing step clears it if still there.
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cucumber::{given, then, when};
 use serde_json::{Value, json};
 
-use crate::world::AuthWorld;
+use crate::world::{AuthWorld, Rotation};
 
 /// Slack on top of a declared window, for the requests themselves: as long as the window, at
 /// least 1 s and at most 3 s.
@@ -33,8 +33,6 @@ fn poll_every(window: Duration) -> Duration {
 }
 /// How often a long wait says where it is.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
-/// `saved` key of an armed fault's id.
-const FAULT_KEY: &str = "armed_fault";
 
 /// The `kid` in a JWT's header.
 fn kid_of(token: &str) -> Option<String> {
@@ -56,14 +54,16 @@ async fn rotate(w: &mut AuthWorld) {
     if active.is_empty() || active == previous {
         panic!("mock-as's rotation answered no new signing key: {v}");
     }
-    w.saved.insert("previous_kid".into(), previous.to_string());
-    w.saved.insert("new_kid".into(), active.to_string());
+    w.rotation = Some(Rotation {
+        previous_kid: previous.to_string(),
+        new_kid: active.to_string(),
+    });
 }
 
 /// Check that the token about to be sent is signed under the rotated-in key: otherwise a pass
 /// or a failure would say nothing about rotation.
 fn expect_new_kid(w: &AuthWorld) -> String {
-    let Some(new_kid) = w.saved.get("new_kid").cloned() else {
+    let Some(new_kid) = w.rotation.as_ref().map(|r| r.new_kid.clone()) else {
         panic!("no key was rotated in this scenario (suite bug)");
     };
     let kid = w.token.as_deref().and_then(kid_of);
@@ -153,7 +153,7 @@ async fn new_key_accepted(w: &mut AuthWorld) {
 
 #[given("the authorization server has removed the previous key from its key set")]
 async fn retire_previous(w: &mut AuthWorld) {
-    let Some(previous) = w.saved.get("previous_kid").cloned() else {
+    let Some(previous) = w.rotation.as_ref().map(|r| r.previous_kid.clone()) else {
         panic!("no key was rotated out in this scenario (suite bug)");
     };
     if let Err(e) = w
@@ -170,7 +170,7 @@ async fn retire_previous(w: &mut AuthWorld) {
 /// or `auth.jwks_max_age_seconds` (plus a margin) has passed; the last exchange is the answer.
 #[when("the client sends that token again, retrying for up to the declared key cache age")]
 async fn resend_until_refused(w: &mut AuthWorld) {
-    let Some(previous) = w.saved.get("previous_kid").cloned() else {
+    let Some(previous) = w.rotation.as_ref().map(|r| r.previous_kid.clone()) else {
         panic!("no key was rotated out in this scenario (suite bug)");
     };
     let kid = w.token.as_deref().and_then(kid_of);
@@ -220,7 +220,7 @@ async fn initialize_during_outage(w: &mut AuthWorld, what: String) {
         },
         Err(e) => panic!("mock-as could not make its {what} unavailable: {e}"),
     };
-    w.saved.insert(FAULT_KEY.into(), id.to_string());
+    w.armed_fault = Some(id);
     w.token_note = format!("{} (while mock-as answers 503 on its {what})", w.token_note);
     w.initialize().await;
     clear_fault(w).await;
@@ -228,7 +228,7 @@ async fn initialize_during_outage(w: &mut AuthWorld, what: String) {
 
 /// Clear the fault this scenario armed, if any is still armed (idempotent).
 async fn clear_fault(w: &mut AuthWorld) {
-    let Some(id) = w.saved.get(FAULT_KEY).cloned() else {
+    let Some(id) = w.armed_fault else {
         return;
     };
     let path = format!("/_mock/faults/{id}");
@@ -253,7 +253,7 @@ async fn clear_fault(w: &mut AuthWorld) {
     if let Some(e) = last_err {
         panic!("could not clear fault {id} on mock-as; the rest of the run may see it: {e}");
     }
-    w.saved.remove(FAULT_KEY);
+    w.armed_fault = None;
 }
 
 #[then(

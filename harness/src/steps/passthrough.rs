@@ -6,18 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cucumber::{given, then, when};
 use serde_json::{Value, json};
 
-use crate::world::AuthWorld;
-
-/// `saved` keys.
-const CONN_TOOL: &str = "passthrough_connection_tool";
-const CONN_APP: &str = "passthrough_connection_app";
-const CONN_TOKEN: &str = "passthrough_connection_token";
-const PROXY_AUTHORIZE: &str = "proxy_authorization_endpoint";
-const PROXY_CLIENT: &str = "proxy_client_id";
-const PROXY_REDIRECT: &str = "proxy_redirect_uri";
-const PROXY_STATE: &str = "proxy_state";
-const PROXY_HOPS: &str = "proxy_hops";
-const PROXY_SENT_REDIRECT: &str = "proxy_sent_redirect_uri";
+use crate::world::{AuthWorld, UserConnection};
 
 /// The app of the first connection-backed tool of the profile.
 fn downstream_app(w: &AuthWorld) -> String {
@@ -101,14 +90,16 @@ async fn user_connected(w: &mut AuthWorld) {
         .unwrap_or_default()
         .to_string();
     w.allow_connection(&conn.app_id, &conn.scopes).await;
-    w.saved.insert(CONN_TOOL.into(), tool.name.clone());
-    w.saved.insert(CONN_APP.into(), conn.app_id.clone());
-    w.saved.insert(CONN_TOKEN.into(), token);
+    w.upstream_connection = Some(UserConnection {
+        tool: tool.name.clone(),
+        app: conn.app_id.clone(),
+        token,
+    });
 }
 
 #[when("the client calls the user-connected tool while the upstream API is watched")]
 async fn call_connection_tool(w: &mut AuthWorld) {
-    let Some(name) = w.saved.get(CONN_TOOL).cloned() else {
+    let Some(name) = w.upstream_connection.as_ref().map(|c| c.tool.clone()) else {
         w.fail("no tool with a user connection was prepared");
     };
     if w.profile().stateful() && w.session.is_none() {
@@ -126,9 +117,17 @@ async fn upstream_never_saw_mcp_token(w: &mut AuthWorld) {
     let user = w.user().await;
     let resource = w.profile().resource().to_string();
     let issuer = w.profile().issuer();
-    let app = w.saved.get(CONN_APP).cloned().unwrap_or_default();
+    let app = w
+        .upstream_connection
+        .as_ref()
+        .map(|c| c.app.clone())
+        .unwrap_or_default();
     // The connection tokens of (app, user): the stored one, and any it was refreshed into.
-    let mut conn_tokens: Vec<String> = w.saved.get(CONN_TOKEN).cloned().into_iter().collect();
+    let mut conn_tokens: Vec<String> = w
+        .upstream_connection
+        .iter()
+        .map(|c| c.token.clone())
+        .collect();
     for c in w.ctx.mock.connections().await.unwrap_or_default() {
         if c.get("appId").and_then(Value::as_str) == Some(app.as_str())
             && c.get("userId").and_then(Value::as_str) == Some(user.as_str())
@@ -283,17 +282,16 @@ async fn proxy_client(w: &mut AuthWorld) {
             "dynamic registration at {register} answered {status} without a client_id: {v}"
         ));
     };
-    w.saved.insert(PROXY_CLIENT.into(), client_id.to_string());
-    w.saved.insert(PROXY_AUTHORIZE.into(), authorize);
-    w.saved.insert(PROXY_REDIRECT.into(), redirect);
-    w.saved
-        .insert(PROXY_STATE.into(), format!("authcheck-state-{}", w.id));
+    w.proxy.client_id = client_id.to_string();
+    w.proxy.authorization_endpoint = authorize;
+    w.proxy.redirect_uri = redirect;
+    w.proxy.state = format!("authcheck-state-{}", w.id);
 }
 
 /// Send the user agent to the authorization endpoint and follow redirects that stay on the
 /// proxy's origin; every response is recorded as a hop.
 async fn authorize(w: &mut AuthWorld, redirect_uri: &str) {
-    let endpoint = w.saved.get(PROXY_AUTHORIZE).cloned().unwrap_or_default();
+    let endpoint = w.proxy.authorization_endpoint.clone();
     let Ok(mut url) = url::Url::parse(&endpoint) else {
         w.fail(&format!(
             "the authorization endpoint {endpoint:?} is not a URL"
@@ -304,21 +302,9 @@ async fn authorize(w: &mut AuthWorld, redirect_uri: &str) {
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("response_type", "code");
-        q.append_pair(
-            "client_id",
-            w.saved
-                .get(PROXY_CLIENT)
-                .map(String::as_str)
-                .unwrap_or_default(),
-        );
+        q.append_pair("client_id", &w.proxy.client_id);
         q.append_pair("redirect_uri", redirect_uri);
-        q.append_pair(
-            "state",
-            w.saved
-                .get(PROXY_STATE)
-                .map(String::as_str)
-                .unwrap_or_default(),
-        );
+        q.append_pair("state", &w.proxy.state);
         // RFC 7636 Appendix B's verifier/challenge pair.
         q.append_pair(
             "code_challenge",
@@ -369,18 +355,8 @@ async fn authorize(w: &mut AuthWorld, redirect_uri: &str) {
             next = Some(l);
         }
     }
-    w.saved
-        .insert(PROXY_SENT_REDIRECT.into(), redirect_uri.to_string());
-    w.saved
-        .insert(PROXY_HOPS.into(), Value::Array(hops).to_string());
-}
-
-fn hops(w: &AuthWorld) -> Vec<Value> {
-    w.saved
-        .get(PROXY_HOPS)
-        .and_then(|s| serde_json::from_str::<Value>(s).ok())
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
+    w.proxy.sent_redirect_uri = redirect_uri.to_string();
+    w.proxy.hops = hops;
 }
 
 fn hop_str<'a>(h: &'a Value, k: &str) -> &'a str {
@@ -406,23 +382,20 @@ fn describe_hops(hs: &[Value]) -> String {
 
 #[when("the user is sent to the proxy's authorization endpoint")]
 async fn to_authorize(w: &mut AuthWorld) {
-    let redirect = w.saved.get(PROXY_REDIRECT).cloned().unwrap_or_default();
+    let redirect = w.proxy.redirect_uri.clone();
     authorize(w, &redirect).await;
 }
 
 #[when("the user is sent to the proxy's authorization endpoint with an unregistered redirect URI")]
 async fn to_authorize_bad_redirect(w: &mut AuthWorld) {
     // A prefix-match of the registered URI: only exact matching refuses it.
-    let redirect = format!(
-        "{}/evil",
-        w.saved.get(PROXY_REDIRECT).cloned().unwrap_or_default()
-    );
+    let redirect = format!("{}/evil", w.proxy.redirect_uri);
     authorize(w, &redirect).await;
 }
 
 #[then("the proxy shows its own consent page instead of redirecting upstream")]
 async fn consent_page(w: &mut AuthWorld) {
-    let hs = hops(w);
+    let hs = w.proxy.hops.clone();
     let Some(last) = hs.last() else {
         w.fail("the authorization endpoint was not reached");
     };
@@ -444,7 +417,7 @@ async fn consent_page(w: &mut AuthWorld) {
 
 #[then("the consent page cannot be framed by another site")]
 async fn not_frameable(w: &mut AuthWorld) {
-    let hs = hops(w);
+    let hs = w.proxy.hops.clone();
     let Some(last) = hs.last() else {
         w.fail("the authorization endpoint was not reached");
     };
@@ -466,8 +439,8 @@ async fn not_frameable(w: &mut AuthWorld) {
 
 #[then("no state cookie is set before the user consents")]
 async fn no_state_cookie(w: &mut AuthWorld) {
-    let state = w.saved.get(PROXY_STATE).cloned().unwrap_or_default();
-    for h in hops(w) {
+    let state = w.proxy.state.clone();
+    for h in w.proxy.hops.clone() {
         for c in h
             .get("set_cookie")
             .and_then(Value::as_array)
@@ -495,12 +468,8 @@ async fn no_state_cookie(w: &mut AuthWorld) {
 
 #[then("the proxy refuses the request without redirecting anywhere")]
 async fn refuses_bad_redirect(w: &mut AuthWorld) {
-    let hs = hops(w);
-    let bad = w
-        .saved
-        .get(PROXY_SENT_REDIRECT)
-        .cloned()
-        .unwrap_or_default();
+    let hs = w.proxy.hops.clone();
+    let bad = w.proxy.sent_redirect_uri.clone();
     let Some(last) = hs.last() else {
         w.fail("the authorization endpoint was not reached");
     };

@@ -112,10 +112,7 @@ async fn listed_tools(w: &mut AuthWorld) {
         w.fail("set-up: tools/list did not succeed with a token that has the required scopes");
     };
     let names = tool_names(result);
-    w.saved.insert(
-        "listed_tools".into(),
-        serde_json::to_string(&names).unwrap_or_default(),
-    );
+    w.listed_tools = names;
 }
 
 #[given("the client has been refused the tool that needs an extra scope")]
@@ -137,7 +134,7 @@ async fn refused_scoped(w: &mut AuthWorld) {
         .flatten()
         .map(|c| c.scopes())
         .unwrap_or_default();
-    w.saved.insert("challenged".into(), challenged.join(" "));
+    w.challenged = challenged;
 }
 
 #[when("the client calls the tool that needs an extra scope")]
@@ -161,16 +158,7 @@ async fn call_plain(w: &mut AuthWorld) {
 /// The scopes the last challenge asked for; when it named none (checklist 32's business), the
 /// ones the profile says the tool needs, as a client falls back to what it knows.
 fn challenged_or_needed(w: &AuthWorld, tool: &Tool) -> (Vec<String>, &'static str) {
-    let challenged: Vec<String> = w
-        .saved
-        .get("challenged")
-        .map(|s| {
-            s.split(' ')
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let challenged = w.challenged.clone();
     if challenged.is_empty() {
         (
             needed_scopes(w, tool),

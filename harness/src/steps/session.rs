@@ -6,13 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::mcp_client::{Auth, Exchange};
-use crate::world::AuthWorld;
-
-/// `saved` keys.
-const OWNER_TOKEN: &str = "session_owner_token";
-const OTHER_USER: &str = "other_user";
-const OTHER_TOKEN: &str = "other_user_token";
-const SESSION_IDS: &str = "session_ids";
+use crate::world::{AuthWorld, SecondUser};
 
 /// A JSON-RPC `tools/list` request.
 fn tools_list() -> Value {
@@ -47,7 +41,7 @@ async fn mint_for(w: &AuthWorld, user: &str) -> String {
 #[given("the client has opened a session with a valid token")]
 async fn opened_session(w: &mut AuthWorld) {
     let token = w.valid_token().await;
-    w.saved.insert(OWNER_TOKEN.into(), token);
+    w.owner_token = Some(token);
     if w.profile().stateful() {
         let e = w.open().await;
         if !(200..300).contains(&e.status) {
@@ -77,8 +71,7 @@ async fn other_user_token(w: &mut AuthWorld) {
         panic!("could not create the second scenario user: {e}");
     }
     let token = mint_for(w, &other).await;
-    w.saved.insert(OTHER_USER.into(), other);
-    w.saved.insert(OTHER_TOKEN.into(), token);
+    w.second_user = Some(SecondUser { id: other, token });
 }
 
 #[when("the client sends a notification on its session")]
@@ -100,7 +93,7 @@ async fn end_session(w: &mut AuthWorld) {
 
 #[when("the other user lists the tools on the first user's session")]
 async fn other_user_lists(w: &mut AuthWorld) {
-    let token = w.saved.get(OTHER_TOKEN).cloned().unwrap_or_default();
+    let token = other_token(w);
     let ex = w
         .mcp
         .list_tools(
@@ -129,7 +122,7 @@ async fn open_sessions(w: &mut AuthWorld, n: usize) {
             )),
         }
     }
-    w.saved.insert(SESSION_IDS.into(), ids.join("\n"));
+    w.session_ids = ids;
 }
 
 #[when("the client lists the tools with a made-up session id")]
@@ -190,7 +183,7 @@ async fn initialize_from_origin(w: &mut AuthWorld, origin: String) {
 
 #[then("the session still serves the user who opened it")]
 async fn still_serves_owner(w: &mut AuthWorld) {
-    let token = w.saved.get(OWNER_TOKEN).cloned().unwrap_or_default();
+    let token = w.owner_token.clone().unwrap_or_default();
     let ex = w
         .mcp
         .list_tools(
@@ -223,7 +216,7 @@ async fn session_refused_to_other(w: &mut AuthWorld) {
 #[then("the other user's token works on a session of their own")]
 async fn other_user_own_session(w: &mut AuthWorld) {
     // Proves the refusal was about the session, not about the other user's token.
-    let token = w.saved.get(OTHER_TOKEN).cloned().unwrap_or_default();
+    let token = other_token(w);
     let auth = Auth::Bearer(token);
     let note = "another user's valid token, on a session of their own";
     let init = w.mcp.open(&auth, note).await;
@@ -240,16 +233,17 @@ async fn other_user_own_session(w: &mut AuthWorld) {
     }
 }
 
-fn session_ids(w: &AuthWorld) -> Vec<String> {
-    w.saved
-        .get(SESSION_IDS)
-        .map(|s| s.lines().map(str::to_string).collect())
+/// The second user's token ("" before a step made one).
+fn other_token(w: &AuthWorld) -> String {
+    w.second_user
+        .as_ref()
+        .map(|u| u.token.clone())
         .unwrap_or_default()
 }
 
 #[then("no two session ids are the same")]
 async fn ids_unique(w: &mut AuthWorld) {
-    let ids = session_ids(w);
+    let ids = w.session_ids.clone();
     for (i, a) in ids.iter().enumerate() {
         if let Some(j) = ids[i + 1..].iter().position(|b| b == a) {
             w.fail(&format!(
@@ -263,7 +257,7 @@ async fn ids_unique(w: &mut AuthWorld) {
 
 #[then("every session id is at least 16 visible ASCII characters long")]
 async fn ids_shape(w: &mut AuthWorld) {
-    for id in session_ids(w) {
+    for id in w.session_ids.clone() {
         if id.len() < 16 {
             w.fail(&format!(
                 "session id {id:?} has {} characters: too short to be unguessable (want at least 16)",
@@ -299,7 +293,7 @@ const MIN_DIFFERING_SPAN: usize = 8;
 
 #[then("the session ids do not follow a sequence")]
 async fn ids_not_sequential(w: &mut AuthWorld) {
-    let ids = session_ids(w);
+    let ids = w.session_ids.clone();
     if ids.len() < 2 {
         w.fail("fewer than two session ids to compare");
     }
@@ -362,17 +356,13 @@ fn loopback(u: &url::Url) -> bool {
 
 #[then("every URL in the metadata uses https or names a loopback host")]
 async fn prm_urls_https(w: &mut AuthWorld) {
-    let prm: Value = w
-        .saved
-        .get("prm")
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or(Value::Null);
+    let prm: Value = w.prm.as_ref().map(|m| m.doc.clone()).unwrap_or(Value::Null);
     if !prm.is_object() {
         w.fail("no protected resource metadata was fetched");
     }
     let mut urls: Vec<(String, String)> = Vec::new();
-    if let Some(u) = w.saved.get("prm_url") {
-        urls.push(("the metadata's own URL".into(), u.clone()));
+    if let Some(m) = &w.prm {
+        urls.push(("the metadata's own URL".into(), m.url.clone()));
     }
     for key in [
         "resource",

@@ -26,7 +26,7 @@ use cucumber::{given, then, when};
 use serde_json::{Value, json};
 
 use crate::profile::Tool;
-use crate::world::AuthWorld;
+use crate::world::{AuthWorld, ConnectionLevel, ConnectionSetup};
 
 /// The tenant used when mock-as has no tenant-level token of the app yet (default configuration).
 const FALLBACK_TENANT: &str = "T2acme";
@@ -52,46 +52,38 @@ fn app_and_scopes(t: &Tool) -> (String, Vec<String>) {
     (c.app_id.clone(), c.scopes.clone())
 }
 
-/// Add `value` to the space-separated set under `key`.
-fn remember(w: &mut AuthWorld, key: &str, value: &str) {
-    if value.is_empty() {
-        return;
-    }
-    let entry = w.saved.entry(key.to_string()).or_default();
-    if !entry.split(' ').any(|v| v == value) {
-        if !entry.is_empty() {
-            entry.push(' ');
-        }
-        entry.push_str(value);
+/// Add `value` to `list` unless it is empty or already there.
+fn remember(list: &mut Vec<String>, value: &str) {
+    if !value.is_empty() && !list.iter().any(|v| v == value) {
+        list.push(value.to_string());
     }
 }
 
-fn remembered(w: &AuthWorld, key: &str) -> Vec<String> {
-    w.saved
-        .get(key)
-        .map(|s| {
-            s.split(' ')
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
+/// The app and provider scopes of the scenario's connection (empty before its set-up).
+fn conn_app_scopes(w: &AuthWorld) -> (String, Vec<String>) {
+    w.connection
+        .as_ref()
+        .map(|c| (c.app.clone(), c.scopes.clone()))
         .unwrap_or_default()
+}
+
+/// The tenant of the scenario's connection, if it is tenant-level.
+fn conn_tenant(w: &AuthWorld) -> Option<&str> {
+    w.connection.as_ref().and_then(ConnectionSetup::tenant)
 }
 
 /// Whether a stored connection (`GET /_mock/connections`, camelCase) is the scenario's.
 fn is_ours(w: &AuthWorld, c: &Value) -> bool {
     let s = |k: &str| c.get(k).and_then(Value::as_str);
-    let Some(app) = w.saved.get("conn_app") else {
+    let Some(conn) = &w.connection else {
         return false;
     };
-    if s("appId") != Some(app.as_str()) {
+    if s("appId") != Some(conn.app.as_str()) {
         return false;
     }
-    match w.saved.get("conn_level").map(String::as_str) {
-        Some("tenant") => {
-            s("userId").is_none() && s("tenantId") == w.saved.get("conn_tenant").map(String::as_str)
-        }
-        _ => s("userId") == w.user.as_deref() && s("tenantId").is_none(),
+    match &conn.level {
+        ConnectionLevel::Tenant(t) => s("userId").is_none() && s("tenantId") == Some(t.as_str()),
+        ConnectionLevel::User => s("userId") == w.user.as_deref() && s("tenantId").is_none(),
     }
 }
 
@@ -114,8 +106,8 @@ async fn our_connections(w: &mut AuthWorld) -> Vec<Value> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        remember(w, "conn_ids", &id);
-        remember(w, "conn_tokens", &tok);
+        remember(&mut w.connection_ids, &id);
+        remember(&mut w.connection_tokens, &tok);
     }
     ours
 }
@@ -160,12 +152,11 @@ async fn descope_post(w: &AuthWorld, path: &str, token: &str, body: Value) -> (u
 /// Ask mock-as itself whether the scenario user may fetch the connection now, the way the tool
 /// would: `Ok` = allowed and stored, `Err((status, body))` otherwise.
 async fn fetch_directly(w: &mut AuthWorld) -> Result<(), (u16, Value)> {
-    let app = w.saved.get("conn_app").cloned().unwrap_or_default();
-    let scopes = remembered(w, "conn_scopes");
-    let (path, body) = match w.saved.get("conn_level").map(String::as_str) {
-        Some("tenant") => (
+    let (app, scopes) = conn_app_scopes(w);
+    let (path, body) = match conn_tenant(w) {
+        Some(tenant) => (
             "/v1/mgmt/outbound/app/tenant/token/latest",
-            json!({"appId": app, "tenantId": w.saved.get("conn_tenant"), "options": {}}),
+            json!({"appId": app, "tenantId": tenant, "options": {}}),
         ),
         _ if scopes.is_empty() => (
             "/v1/mgmt/outbound/app/user/token/latest",
@@ -188,10 +179,12 @@ async fn connect_user(w: &mut AuthWorld) {
     let tool = conn_tool(w, "user");
     let (app, scopes) = app_and_scopes(&tool);
     let user = w.user().await;
-    w.saved.insert("conn_tool".into(), tool.name.clone());
-    w.saved.insert("conn_level".into(), "user".into());
-    w.saved.insert("conn_app".into(), app.clone());
-    w.saved.insert("conn_scopes".into(), scopes.join(" "));
+    w.connection = Some(ConnectionSetup {
+        tool: tool.name.clone(),
+        app: app.clone(),
+        scopes: scopes.clone(),
+        level: ConnectionLevel::User,
+    });
     let s = (!scopes.is_empty()).then_some(scopes.as_slice());
     if let Err(e) = w.ctx.mock.add_connection(&app, Some(&user), None, s).await {
         panic!("could not store a {app} connection token for the scenario user: {e}");
@@ -201,8 +194,7 @@ async fn connect_user(w: &mut AuthWorld) {
 
 /// Add the policy rule that allows the scenario user the tool's connection.
 async fn allow(w: &mut AuthWorld) {
-    let app = w.saved.get("conn_app").cloned().unwrap_or_default();
-    let scopes = remembered(w, "conn_scopes");
+    let (app, scopes) = conn_app_scopes(w);
     w.allow_connection(&app, &scopes).await;
 }
 
@@ -262,11 +254,12 @@ async fn tenant_setup(w: &mut AuthWorld, member: bool) {
     let tool = conn_tool(w, "tenant");
     let (app, scopes) = app_and_scopes(&tool);
     let tenant = tenant_with_connection(w, &app).await;
-    w.saved.insert("conn_tool".into(), tool.name.clone());
-    w.saved.insert("conn_level".into(), "tenant".into());
-    w.saved.insert("conn_app".into(), app);
-    w.saved.insert("conn_scopes".into(), scopes.join(" "));
-    w.saved.insert("conn_tenant".into(), tenant.clone());
+    w.connection = Some(ConnectionSetup {
+        tool: tool.name.clone(),
+        app,
+        scopes,
+        level: ConnectionLevel::Tenant(tenant.clone()),
+    });
     if member {
         w.join_tenant(&tenant).await;
     } else {
@@ -301,9 +294,7 @@ async fn allow_tenant_connection(w: &mut AuthWorld) {
         .and_then(|u| u.get("tenants").and_then(Value::as_array).cloned())
         .unwrap_or_default()
         .iter()
-        .any(|t| {
-            t.get("id").and_then(Value::as_str) == w.saved.get("conn_tenant").map(String::as_str)
-        });
+        .any(|t| t.get("id").and_then(Value::as_str) == conn_tenant(w));
     match (member, fetch_directly(w).await) {
         (true, Ok(())) | (false, Err((403, _))) => {}
         (true, Err((s, b))) => panic!(
@@ -340,8 +331,8 @@ async fn token_without_outbound(w: &mut AuthWorld) {
 
 /// Call the scenario's connection-backed tool, marking the journal first.
 async fn call_connection_tool(w: &mut AuthWorld) {
-    let name = match w.saved.get("conn_tool") {
-        Some(n) => n.clone(),
+    let name = match &w.connection {
+        Some(c) => c.tool.clone(),
         None => conn_tool(w, "user").name,
     };
     w.mark_journal().await;
@@ -364,7 +355,7 @@ async fn called_successfully(w: &mut AuthWorld) {
 #[when("the client calls the tenant's connection-backed tool for that tenant")]
 async fn call_tenant_tool(w: &mut AuthWorld) {
     let tool = conn_tool(w, "tenant");
-    let tenant = w.saved.get("conn_tenant").cloned().unwrap_or_default();
+    let tenant = conn_tenant(w).unwrap_or_default().to_string();
     let mut args = serde_json::to_value(&tool.arguments).unwrap_or(json!({}));
     let arg = tool
         .connection
@@ -433,8 +424,7 @@ async fn reconsent(w: &mut AuthWorld) {
     let Some(token) = w.token.clone() else {
         panic!("set-up: the client holds no MCP token to start the connect flow with");
     };
-    let app = w.saved.get("conn_app").cloned().unwrap_or_default();
-    let scopes = remembered(w, "conn_scopes");
+    let (app, scopes) = conn_app_scopes(w);
     let options = if scopes.is_empty() {
         json!({})
     } else {
@@ -561,8 +551,8 @@ async fn tool_asks_reconsent(w: &mut AuthWorld) {
 /// Spy-upstream entries since the mark that belong to this scenario.
 pub(super) async fn our_upstream_entries(w: &mut AuthWorld) -> Vec<Value> {
     our_connections(w).await;
-    let ids = remembered(w, "conn_ids");
-    let toks = remembered(w, "conn_tokens");
+    let ids = w.connection_ids.clone();
+    let toks = w.connection_tokens.clone();
     let mcp = w.token.clone().unwrap_or_default();
     w.journal_since_mark("upstream")
         .await
