@@ -130,6 +130,8 @@ pub enum NotIssued {
     ForeignIssuer(String),
     /// Revoked itself, or its session was.
     Revoked,
+    /// The consent (grant) it was issued under is older than its server's `consent_ttl`.
+    ConsentExpired,
 }
 
 impl std::fmt::Display for NotIssued {
@@ -146,6 +148,9 @@ impl std::fmt::Display for NotIssued {
             NotIssued::Revoked => {
                 f.write_str("the access token (or the session it belongs to) was revoked")
             }
+            NotIssued::ConsentExpired => f.write_str(
+                "the consent behind the access token expired (consent_ttl): the user must consent again",
+            ),
         }
     }
 }
@@ -174,5 +179,22 @@ pub fn verify_issued(st: &AppState, token: &str) -> Result<Map<String, Value>, N
     if st.store().is_revoked(jti) {
         return Err(NotIssued::Revoked);
     }
+    let created = st
+        .store()
+        .token_session(jti)
+        .map(|s| (s.server_id.clone(), s.created));
+    if let Some((server, created)) = created
+        && consent_expired(st, &server, created)
+    {
+        return Err(NotIssued::ConsentExpired);
+    }
     Ok(claims)
+}
+
+/// Whether a consent given at `created` (mock time) for server entry `server` is past the
+/// server's `consent_ttl` now. Servers without one keep consents forever.
+pub fn consent_expired(st: &AppState, server: &str, created: i64) -> bool {
+    st.server(server)
+        .and_then(|s| s.consent_ttl)
+        .is_some_and(|ttl| st.now() >= created.saturating_add(ttl as i64))
 }

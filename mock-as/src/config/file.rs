@@ -281,6 +281,11 @@ pub struct McpServer {
     /// refused before any fetch. Empty = any (Descope's CIMD "approved domains").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cimd_allowed_domains: Vec<String>,
+    /// Time-based consent: a consent (grant) stops working this many seconds after it was given
+    /// (mock time): refresh answers `invalid_grant`, connection fetches with its tokens the
+    /// revoked error, `consents/search` marks it `expired`. Absent = consents do not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_ttl: Option<u64>,
 }
 
 /// Whether `host` matches one of `patterns`: a host name (case-insensitive, exact) or

@@ -238,6 +238,9 @@ pub fn check_server(
             check_domain_pattern(d).map_err(|m| (format!("{field}[{j}]"), m))?;
         }
     }
+    if let Some(v) = s.consent_ttl {
+        check_ttl(v).map_err(|m| ("consent_ttl".to_string(), m))?;
+    }
     if s.dcr_rate_limit_per_minute == Some(0) {
         return Err((
             "dcr_rate_limit_per_minute".into(),

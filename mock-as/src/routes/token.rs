@@ -382,6 +382,12 @@ fn refresh_grant(
     }
     let server_arc = server_of(st, &rt.server_id)?;
     let server = &*server_arc;
+    let created = st.store().session(&rt.session_id).map(|s| s.created);
+    if created.is_some_and(|c| crate::issue::consent_expired(st, &server.id, c)) {
+        return Err(OAuthError::invalid_grant(
+            "the consent behind this refresh token expired (consent_ttl): authorize again",
+        ));
+    }
     if let Some(r) = p.get("resource") {
         let same = match &rt.resource {
             Some(g) => g == r,

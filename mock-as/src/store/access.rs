@@ -120,6 +120,12 @@ impl Store {
         self.sessions.get(id).is_some_and(|s| !s.revoked)
     }
 
+    /// The session an access token was issued in, by `jti`.
+    pub fn token_session(&self, jti: &str) -> Option<&Session> {
+        let sid = self.issued.get(jti)?.session_id.as_deref()?;
+        self.sessions.get(sid)
+    }
+
     /// Every session, in no order.
     pub fn sessions(&self) -> impl Iterator<Item = &Session> {
         self.sessions.values()

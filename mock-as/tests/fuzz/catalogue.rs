@@ -216,6 +216,7 @@ pub(crate) const PATCH_SERVER: &[&str] = &[
     "dcr_allowed_redirect_domains",
     "dcr_rate_limit_per_minute",
     "cimd_allowed_domains",
+    "consent_ttl",
 ];
 pub(crate) const APP: &[&str] = &["id", "name", "scopes", "token_ttl"];
 pub(crate) const CONSENT_FORM: &[&str] = &["request", "csrf", "action", "user", "tenant", "scope"];

@@ -743,6 +743,16 @@ impl Gen {
                     json!(7),
                 ])
                 .clone(),
+            "consent_ttl" => self
+                .rng
+                .pick(&[
+                    json!(60),
+                    json!(0),
+                    json!(null),
+                    json!(i64::MAX),
+                    json!("1"),
+                ])
+                .clone(),
             "dcr_rate_limit_per_minute" => self
                 .rng
                 .pick(&[json!(1), json!(0), json!(null), json!(-3), json!(u64::MAX)])

@@ -82,6 +82,12 @@ pub(super) fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Desco
             "Token revoked",
             "the access token (or the session it belongs to) was revoked",
         ),
+        NotIssued::ConsentExpired => err(
+            StatusCode::UNAUTHORIZED,
+            codes::TOKEN_REVOKED,
+            "Token revoked",
+            "the consent behind the access token expired (consent_ttl): the user must consent again",
+        ),
     })?;
     let s = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
     Ok(Caller::User {

@@ -29,6 +29,7 @@ pub(super) async fn consents_search(
         let app = opt_str(&o, "appId")?;
         let user = opt_str(&o, "userId")?;
         let id = opt_str(&o, "consentId")?;
+        let now = st.now();
         let store = st.store();
         let mut consents: Vec<Value> = store
             .sessions()
@@ -37,8 +38,16 @@ pub(super) async fn consents_search(
             .filter(|s| user.as_ref().is_none_or(|u| s.user_id.as_ref() == Some(u)))
             .filter(|s| id.as_ref().is_none_or(|i| &s.id == i))
             .map(|s| {
-                json!({"id": s.id, "appId": s.client_id, "userId": s.user_id, "scopes": s.scopes,
-                       "grantedBy": s.user_id, "createdTime": s.created, "mcpServerId": s.server_id})
+                let ttl = st.server(&s.server_id).and_then(|m| m.consent_ttl);
+                let mut c = json!({"id": s.id, "appId": s.client_id, "userId": s.user_id, "scopes": s.scopes,
+                       "grantedBy": s.user_id, "createdTime": s.created, "mcpServerId": s.server_id,
+                       "expired": false});
+                if let Some(ttl) = ttl {
+                    let until = s.created.saturating_add(ttl as i64);
+                    c["expiresTime"] = json!(until);
+                    c["expired"] = json!(now >= until);
+                }
+                c
             })
             .collect();
         consents.sort_by(|a, b| a["createdTime"].as_i64().cmp(&b["createdTime"].as_i64()));

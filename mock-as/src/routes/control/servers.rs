@@ -55,6 +55,9 @@ pub(super) struct ServerPatch {
     dcr_rate_limit_per_minute: Option<Option<u32>>,
     #[serde(default)]
     cimd_allowed_domains: Option<Vec<String>>,
+    /// `null` makes consents last forever again; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    consent_ttl: Option<Option<u64>>,
 }
 
 /// A field that may be sent as `null` (Some(None)) as well as omitted (None).
@@ -106,6 +109,9 @@ pub(super) async fn patch_server(
     }
     if let Some(v) = p.cimd_allowed_domains {
         s.cimd_allowed_domains = v;
+    }
+    if let Some(v) = p.consent_ttl {
+        s.consent_ttl = v;
     }
     // The patched entry passes the config loader's check (crate::config::check_server), with
     // the MCP Server Policy in force (its scopes must stay the server's); else nothing changes.
