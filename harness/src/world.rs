@@ -90,8 +90,6 @@ pub struct AuthWorld {
     pub prm: Option<FetchedMetadata>,
     /// What the server's origin answered for authorization server metadata (2025-03-26).
     pub origin_as: Option<OriginAnswer>,
-    /// The tools `tools/list` returned to a token with the required scopes (scope).
-    pub listed_tools: Vec<String>,
     /// The scopes the Bearer challenge of a refused tool call asked for (scope).
     pub challenged: Vec<String>,
     /// The signing keys of the rotation this scenario made (key rotation).
@@ -240,7 +238,6 @@ impl AuthWorld {
             journal_mark: 0,
             prm: None,
             origin_as: None,
-            listed_tools: Vec::new(),
             challenged: Vec::new(),
             rotation: None,
             armed_fault: None,
