@@ -23,6 +23,7 @@ pub mod control;
 pub mod discovery;
 pub mod exchange;
 pub mod jwks;
+pub mod mcp_servers;
 pub mod mgmt;
 pub mod register;
 pub mod revoke;
@@ -109,6 +110,17 @@ pub fn router(state: AppState) -> Router {
             get(userinfo::generic).post(userinfo::generic),
         )
         .route("/v1/mgmt/license", get(mgmt::license))
+        .route(
+            "/v1/mgmt/mcp/servers/all",
+            get(mcp_servers::all).post(mcp_servers::all),
+        )
+        .route("/v1/mgmt/mcp/server/load", post(mcp_servers::load))
+        .route("/v1/mgmt/mcp/server/create", post(mcp_servers::create))
+        .route("/v1/mgmt/mcp/server/update", post(mcp_servers::update))
+        .route(
+            "/v1/mgmt/mcp/server/clients/search",
+            post(mcp_servers::clients_search),
+        )
         .nest("/_mock", control::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -185,6 +185,16 @@ pub(crate) const JOURNAL: &[&str] = &[
     "limit",
 ];
 pub(crate) const CLOCK: &[&str] = &["offset_secs", "advance_secs"];
+pub(crate) const MCP_SERVER: &[&str] = &[
+    "id",
+    "name",
+    "audienceWhitelist",
+    "approvedScopes",
+    "sessionSettings",
+    "dynamicRegistration",
+    "cimdSettings",
+    "server",
+];
 pub(crate) const RULE: &[&str] = &[
     "name",
     "scopes",
@@ -279,6 +289,11 @@ pub(crate) const ROUTES: &[Route] = &[
     r(POST, "/oauth2/v1/revoke", K::Form, C::Client, REVOKE),
     r(GET_POST, "/oauth2/v1/userinfo", K::Nothing, C::Access, &[]),
     r(GET, "/v1/mgmt/license", K::Nothing, C::Mgmt, &[]),
+    r(&["GET", "POST"], "/v1/mgmt/mcp/servers/all", K::Nothing, C::Mgmt, &[]),
+    r(POST, "/v1/mgmt/mcp/server/load", K::Json, C::Mgmt, MCP_SERVER),
+    r(POST, "/v1/mgmt/mcp/server/create", K::Json, C::Mgmt, MCP_SERVER),
+    r(POST, "/v1/mgmt/mcp/server/update", K::Json, C::Mgmt, MCP_SERVER),
+    r(POST, "/v1/mgmt/mcp/server/clients/search", K::Json, C::Mgmt, &["serverId", "id"]),
     // control API
     r(GET, "/_mock/info", K::Nothing, C::Control, &[]),
     r(GET_POST, "/_mock/users", K::Json, C::Control, USER),

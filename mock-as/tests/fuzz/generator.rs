@@ -743,6 +743,52 @@ impl Gen {
                     json!(7),
                 ])
                 .clone(),
+            "audienceWhitelist" => self
+                .rng
+                .pick(&[
+                    json!(["http://127.0.0.1:8009/mcp"]),
+                    json!(["http://127.0.0.1:8001/mcp"]),
+                    json!([]),
+                    json!(["not a url"]),
+                    json!("x"),
+                ])
+                .clone(),
+            "approvedScopes" => self
+                .rng
+                .pick(&[
+                    json!([{"name": "mcp:read"}]),
+                    json!([{"name": ""}]),
+                    json!([1]),
+                    json!(null),
+                ])
+                .clone(),
+            "sessionSettings" => self
+                .rng
+                .pick(&[
+                    json!({"accessTokenExpiration": {"value": 5, "unit": "minutes"}}),
+                    json!({"accessTokenExpiration": {"value": u64::MAX, "unit": "weeks"}}),
+                    json!({"refreshTokenExpiration": {"value": 0, "unit": "days"}}),
+                    json!({"accessTokenExpiration": {"value": 1, "unit": "eons"}}),
+                    json!([]),
+                ])
+                .clone(),
+            "dynamicRegistration" | "cimdSettings" => self
+                .rng
+                .pick(&[
+                    json!({"enabled": true}),
+                    json!({"enabled": "yes"}),
+                    json!(false),
+                ])
+                .clone(),
+            "server" if path.starts_with("/v1/mgmt/mcp/server/") => self
+                .rng
+                .pick(&[
+                    json!({"id": "MS2calendar", "name": "x"}),
+                    json!({"id": 5}),
+                    json!("MS2notes"),
+                ])
+                .clone(),
+            "serverId" => s(self.rng.one(&["MS2calendar", "MS2notes", "MS2nope", ""])),
             "consent_ttl" => self
                 .rng
                 .pick(&[
