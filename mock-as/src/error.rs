@@ -70,6 +70,10 @@ impl OAuthError {
             detail: None,
         }
     }
+    /// The RFC 6749 §5.2 body: `{"error", "error_description"}`.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": self.error.as_str(), "error_description": self.description})
+    }
     /// Note why, for the journal's `detail`.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
@@ -84,8 +88,7 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = json!({"error": self.error, "error_description": self.description});
-        let mut resp = (self.status, no_store(), axum::Json(body)).into_response();
+        let mut resp = (self.status, no_store(), axum::Json(self.body())).into_response();
         if let Some(ch) = self
             .www_authenticate
             .and_then(|c| HeaderValue::from_str(&c).ok())

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{MGMT_KEY, Mock, PID, PUBLIC_CLIENT, SID};
+use common::{Mock, PID, PUBLIC_CLIENT, SID};
 use serde_json::{Value, json};
 
 async fn refresh(m: &Mock, rt: &str) -> (u16, Value) {
@@ -34,28 +34,23 @@ async fn fetch_connection(m: &Mock, access: &str) -> (u16, Value) {
 }
 
 async fn consents(m: &Mock) -> Vec<Value> {
-    let r = m
-        .http
-        .post(m.url("/v1/mgmt/thirdparty/consents/search"))
-        .header("authorization", format!("Bearer {PID}:{MGMT_KEY}"))
-        .json(&json!({"userId": "U2alice"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
+    let (s, v) = m
+        .mgmt(
+            "/v1/mgmt/thirdparty/consents/search",
+            json!({"userId": "U2alice"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
     v["consents"].as_array().cloned().unwrap_or_default()
 }
 
 async fn patch_ttl(m: &Mock, ttl: Value) -> u16 {
-    m.http
-        .patch(m.url(&format!("/_mock/servers/{SID}")))
-        .json(&json!({ "consent_ttl": ttl }))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    m.patch(
+        &format!("/_mock/servers/{SID}"),
+        json!({ "consent_ttl": ttl }),
+    )
+    .await
+    .0
 }
 
 #[tokio::test]

@@ -9,16 +9,7 @@ use common::{MGMT_KEY, Mock, PID, PUBLIC_CLIENT, SID};
 use serde_json::{Value, json};
 
 async fn mgmt(m: &Mock, path: &str, body: Value) -> (u16, Value) {
-    let r = m
-        .http
-        .post(m.url(path))
-        .header("authorization", format!("Bearer {PID}:{MGMT_KEY}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap_or(Value::Null))
+    m.mgmt(path, body).await
 }
 
 #[tokio::test]

@@ -29,15 +29,7 @@ fn client(redirect: &str) -> Value {
 }
 
 async fn patch(m: &Mock, body: Value) -> (u16, Value) {
-    let r = m
-        .http
-        .patch(m.url(&format!("/_mock/servers/{SID}")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap_or(Value::Null))
+    m.patch(&format!("/_mock/servers/{SID}"), body).await
 }
 
 #[tokio::test]

@@ -211,19 +211,10 @@ async fn bad_requests_get_the_rfc_8693_errors() {
 #[tokio::test]
 async fn a_revoked_or_expired_subject_token_is_an_invalid_grant() {
     let m = Mock::start().await;
-    let form = |t: &str| {
-        vec![
-            ("subject_token".to_string(), t.to_string()),
-            ("subject_token_type".into(), ACCESS.into()),
-            ("resource".into(), NOTES.into()),
-        ]
-    };
     let revoked = subject(&m, "U2root").await;
     let (s, _) = m.control("/_mock/revoke", json!({"token": revoked})).await;
     assert_eq!(s, 200);
-    let f = form(&revoked);
-    let f: Vec<(&str, &str)> = f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    let (s, v) = exchange(&m, &f).await;
+    let (s, v) = ask(&m, &revoked).await;
     assert_eq!(
         (s, v["error"].as_str()),
         (400, Some("invalid_grant")),
@@ -239,9 +230,7 @@ async fn a_revoked_or_expired_subject_token_is_an_invalid_grant() {
         .control("/_mock/clock", json!({"advance_secs": 86_400}))
         .await;
     assert_eq!(s, 200);
-    let f = form(&expiring);
-    let f: Vec<(&str, &str)> = f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    let (s, v) = exchange(&m, &f).await;
+    let (s, v) = ask(&m, &expiring).await;
     assert_eq!(
         (s, v["error"].as_str()),
         (400, Some("invalid_grant")),
@@ -290,13 +279,10 @@ async fn the_policy_is_managed_through_the_control_api_and_no_rules_deny() {
         (400, Some("invalid_policy")),
         "{v}"
     );
-    let r = m
-        .http
-        .delete(m.url("/_mock/policies/token-exchange/rules/users%20into%20notes"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (s, _) = m
+        .delete("/_mock/policies/token-exchange/rules/users%20into%20notes")
+        .await;
+    assert_eq!(s, 200);
     assert_eq!(ask(&m, &alice).await.1["error"], "access_denied");
 
     // The policy in force is listed; bad rules are refused with the loader's words.
@@ -319,28 +305,17 @@ async fn the_policy_is_managed_through_the_control_api_and_no_rules_deny() {
             "{rule}: {v}"
         );
     }
-    let r = m
-        .http
-        .put(m.url("/_mock/policies/connections"))
-        .json(&json!([{"name": "x", "resources": [NOTES]}]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        400,
-        "resources belong to the token exchange policy only"
-    );
+    let (s, _) = m
+        .put(
+            "/_mock/policies/connections",
+            json!([{"name": "x", "resources": [NOTES]}]),
+        )
+        .await;
+    assert_eq!(s, 400, "resources belong to the token exchange policy only");
 
     // No rules at all: every exchange is refused, admins included.
-    let r = m
-        .http
-        .put(m.url("/_mock/policies/token-exchange"))
-        .json(&json!([]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (s, _) = m.put("/_mock/policies/token-exchange", json!([])).await;
+    assert_eq!(s, 200);
     let (s, v) = ask(&m, &root).await;
     assert_eq!(
         (s, v["error"].as_str()),

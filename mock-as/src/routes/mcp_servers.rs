@@ -110,7 +110,8 @@ fn object_of(s: &McpServer) -> ServerObject {
     }
 }
 
-/// Apply the object's fields to an entry, then run the config loader's check on the result.
+/// Apply the object's fields to an entry, then check the result: its resource is its own, and
+/// it passes the control API's check (the config loader's, with the policy in force).
 fn apply(st: &AppState, s: &mut McpServer, o: ServerObject) -> Result<(), DescopeError> {
     if let Some(n) = o.name {
         s.name = n;
@@ -146,18 +147,18 @@ fn apply(st: &AppState, s: &mut McpServer, o: ServerObject) -> Result<(), Descop
     if let Some(t) = o.cimd_settings {
         s.cimd = t.enabled;
     }
+    if st.servers().iter().any(|x| x.id != s.id && x.url == s.url) {
+        return Err(DescopeError::invalid(format!(
+            "audienceWhitelist: another MCP server has the resource {:?}",
+            s.url
+        )));
+    }
     let mut checked = s.clone();
     checked.consent_policy = st
         .store()
         .rules(crate::store::PolicyRef::Consent(&s.id))
         .to_vec();
-    let users: Vec<String> = st.store().user_ids();
-    let tenants: Vec<String> = st.config.tenants.iter().map(|t| t.id.clone()).collect();
-    let apps: Vec<String> = st.apps().iter().map(|a| a.id.clone()).collect();
-    fn set(v: &[String]) -> std::collections::HashSet<&str> {
-        v.iter().map(String::as_str).collect()
-    }
-    crate::config::check_server(&checked, &set(&users), &set(&tenants), &set(&apps))
+    crate::routes::control::servers::check_entry(st, &checked)
         .map_err(|(field, m)| DescopeError::invalid(format!("{}: {m}", api_name(&field))))
 }
 
@@ -267,12 +268,6 @@ pub async fn create(
         let mut s: McpServer = toml::from_str(&seed)
             .map_err(|e| DescopeError::invalid(format!("bad MCP server: {e}")))?;
         apply(&st, &mut s, o)?;
-        if st.servers().iter().any(|x| x.url == s.url) {
-            return Err(DescopeError::invalid(format!(
-                "audienceWhitelist: another MCP server has the resource {:?}",
-                s.url
-            )));
-        }
         st.put_server(s.clone());
         Ok(json!({ "server": object_of(&s) }))
     })())
@@ -292,12 +287,6 @@ pub async fn update(
                 .ok_or_else(|| DescopeError::missing("id is required"))?;
         let mut s = (*st.server(&id).ok_or_else(|| unknown(&id))?).clone();
         apply(&st, &mut s, o)?;
-        if st.servers().iter().any(|x| x.id != s.id && x.url == s.url) {
-            return Err(DescopeError::invalid(format!(
-                "audienceWhitelist: another MCP server has the resource {:?}",
-                s.url
-            )));
-        }
         st.put_server(s.clone());
         Ok(json!({ "server": object_of(&s) }))
     })())

@@ -82,13 +82,9 @@ pub async fn register(
                 format!("too many registrations from {ip}: try again in {secs} s"),
             )
             .with_status(StatusCode::TOO_MANY_REQUESTS);
-            let body = json!({"error": e.error.as_str(), "error_description": e.description});
-            (e.status, body, Some(secs))
+            (e.status, e.body(), Some(secs))
         }
-        Err(Refused::Error(e)) => {
-            let body = json!({"error": e.error.as_str(), "error_description": e.description});
-            (e.status, body, None)
-        }
+        Err(Refused::Error(e)) => (e.status, e.body(), None),
     };
     audit(&st, &sid, &ip, &body, status, &answer);
     let outcome = answer["error"].as_str().unwrap_or("ok").to_string();

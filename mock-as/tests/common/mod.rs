@@ -63,6 +63,33 @@ impl Mock {
         self.server.post_json(path, &body).await
     }
 
+    /// PUT JSON to a path, return (status, JSON body).
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.server.put_json(path, &body).await
+    }
+
+    /// PATCH JSON to a path, return (status, JSON body).
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.server.patch_json(path, &body).await
+    }
+
+    /// DELETE a path, return (status, JSON body).
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.server.delete(path).await
+    }
+
+    /// POST JSON to a management endpoint with the management key, return (status, JSON body).
+    pub async fn mgmt(&self, path: &str, body: Value) -> (u16, Value) {
+        self.server
+            .send(
+                self.http
+                    .post(self.url(path))
+                    .header("authorization", format!("Bearer {PID}:{MGMT_KEY}"))
+                    .json(&body),
+            )
+            .await
+    }
+
     /// POST a form to a URL, return (status, JSON body).
     pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> (u16, Value) {
         self.server.post_form(url, form).await

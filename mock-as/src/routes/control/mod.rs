@@ -26,7 +26,7 @@ mod keys;
 mod policies;
 mod project;
 mod revoke;
-mod servers;
+pub(crate) mod servers;
 mod sessions;
 mod tokens;
 mod ui;

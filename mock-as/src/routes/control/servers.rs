@@ -67,6 +67,19 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// Check a changed server entry (its `consent_policy` = the MCP Server Policy that will be in
+/// force) with the config loader's [`crate::config::check_server`], against the users, tenants
+/// and apps that exist now. Returns (field, message). The control API's PATCH and Descope's
+/// MCP server management API both change entries through it.
+pub(crate) fn check_entry(
+    st: &AppState,
+    s: &crate::config::McpServer,
+) -> Result<(), (String, String)> {
+    super::policies::Known::now(st).with(None, |ctx| {
+        crate::config::check_server(s, ctx.users, ctx.tenants, ctx.apps)
+    })
+}
+
 /// Make a server entry match the system under test (its resource URL, its scopes, ...).
 pub(super) async fn patch_server(
     State(st): State<AppState>,
@@ -121,18 +134,14 @@ pub(super) async fn patch_server(
         Some(rules) => rules,
         None => st.store().rules(PolicyRef::Consent(&sid)).to_vec(),
     };
-    super::policies::Known::now(&st)
-        .with(None, |ctx| {
-            crate::config::check_server(&checked, ctx.users, ctx.tenants, ctx.apps)
-        })
-        .map_err(|(field, m)| {
+    check_entry(&st, &checked).map_err(|(field, m)| {
             let hint = if field.starts_with("consent_policy") && !policy_given {
                 " (the MCP Server Policy in force names it: send the new consent_policy in the same PATCH)"
             } else {
                 ""
             };
-            MockError::bad("invalid_server", format!("{field}: {m}{hint}"))
-        })?;
+        MockError::bad("invalid_server", format!("{field}: {m}{hint}"))
+    })?;
     if policy_given {
         st.store()
             .set_rules(PolicyRef::Consent(&sid), checked.consent_policy.clone());
